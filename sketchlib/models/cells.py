@@ -1,0 +1,221 @@
+"""Recurrent cells: LSTM and layer-norm LSTM, built for a fast teacher-forced loop.
+
+The mathematics is Magenta's ``LSTMCell`` / ``LayerNormLSTMCell`` (sketch_rnn/rnn.py):
+
+    gates      = x W_x + h W_h (+ b)                  # one fused matmul per step
+    i, g, f, o = gates                                 # layer-norm: each block normalised (one fused op)
+    c'         = c * sigmoid(f + forget_bias) + sigmoid(i) * dropout(tanh(g))
+    h'         = sigmoid(o) * tanh(c')                 # layer-norm: tanh(LN(c'))
+
+Speed by construction: ``x W_x`` for all time steps is one matmul before the
+loop (:meth:`LSTMCell.input_projection`); each step is one ``addmm`` for the
+recurrent part, one fused normalisation of the four gate blocks, and a few
+point-wise ops; the dropout masks for all steps are drawn before the loop; no
+value ever comes back to the host inside the loop.
+
+Recurrent dropout is Semeniuta et al.'s "without memory loss": only the
+candidate ``tanh(g)`` is dropped, so the cell state is never zeroed.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["LSTMCell", "run_recurrent", "BiRNN"]
+
+
+class LSTMCell(nn.Module):
+    """An LSTM cell, plain or layer-normalised, with recurrent dropout.
+
+    Args:
+        input_size: width of the per-step input ``x``.
+        hidden_size: ``H``.
+        layer_norm: normalise the four gate blocks and the cell (Ba et al. 2016).
+        dropout_keep: keep probability of the recurrent dropout on ``tanh(g)``.
+        forget_bias: added to ``f`` before the sigmoid (1.0, as Magenta).
+        extra_size: width of an optional second per-step input that is only known
+            inside the loop (the influence layer's ``a_d``); it gets its own weights.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        layer_norm: bool = False,
+        dropout_keep: float = 1.0,
+        forget_bias: float = 1.0,
+        extra_size: int = 0,
+    ):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.layer_norm, self.dropout_keep, self.forget_bias = layer_norm, dropout_keep, forget_bias
+        H = hidden_size
+        self.w_x = nn.Parameter(torch.empty(input_size, 4 * H))
+        self.w_h = nn.Parameter(torch.empty(H, 4 * H))
+        self.w_extra = nn.Parameter(torch.empty(extra_size, 4 * H)) if extra_size else None
+        if layer_norm:
+            # LN's beta plays the bias's role; gamma/beta per gate block, and for the cell
+            self.gate_gamma = nn.Parameter(torch.ones(4, H))
+            self.gate_beta = nn.Parameter(torch.zeros(4, H))
+            self.cell_gamma = nn.Parameter(torch.ones(H))
+            self.cell_beta = nn.Parameter(torch.zeros(H))
+            self.bias = None
+        else:
+            self.bias = nn.Parameter(torch.zeros(4 * H))
+        # forget bias as a constant added to the f block (not a parameter), as Magenta does
+        fb = torch.zeros(4, H)
+        fb[2] = forget_bias
+        self.register_buffer("_forget", fb.view(4 * H), persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        H = self.hidden_size
+        nn.init.xavier_uniform_(self.w_x)
+        if self.w_extra is not None:
+            nn.init.xavier_uniform_(self.w_extra)
+        # orthogonal recurrent weights, one H x H block per gate (Magenta's orthogonal initializer)
+        with torch.no_grad():
+            for k in range(4):
+                nn.init.orthogonal_(self.w_h[:, k * H : (k + 1) * H])
+
+    # -- the two halves of a step
+    def input_projection(self, x: torch.Tensor) -> torch.Tensor:
+        """``x: (..., input_size) -> (..., 4H)``: the input part of the gates, for all steps at once."""
+        out = x @ self.w_x
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def split_projection(self, x: torch.Tensor, static: torch.Tensor | None) -> torch.Tensor:
+        """Input projection of ``[x_t; static]`` for all steps, without building the concatenation.
+
+        ``x: (B, T, n)`` changes per step; ``static: (B, m)`` (the latent ``z`` and
+        the class vector ``c``) is the same at every step, so its share of the
+        gates is computed once and broadcast: ``[x; s] W = x W[:n] + s W[n:]``.
+        Returns ``(T, B, 4H)``.
+        """
+        n = x.shape[-1]
+        xw = x @ self.w_x[:n]
+        if self.bias is not None:
+            xw = xw + self.bias
+        if static is not None:
+            xw = xw + (static @ self.w_x[n:]).unsqueeze(1)
+        return xw.transpose(0, 1)
+
+    def dropout_masks(self, steps: int, batch: int, like: torch.Tensor) -> torch.Tensor | None:
+        """All recurrent-dropout masks ``(T, B, H)`` (already scaled by 1/keep), or None when off."""
+        if not self.training or self.dropout_keep >= 1.0:
+            return None
+        keep = self.dropout_keep
+        return torch.bernoulli(torch.full((steps, batch, self.hidden_size), keep, device=like.device, dtype=like.dtype)) / keep
+
+    def step(
+        self,
+        xw: torch.Tensor,
+        h: torch.Tensor,
+        c: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step from the projected input ``xw: (B, 4H)`` and state ``h, c: (B, H)``."""
+        gates = torch.addmm(xw, h, self.w_h)
+        if extra is not None:
+            gates = torch.addmm(gates, extra, self.w_extra)
+        B, H = h.shape
+        if self.layer_norm:
+            g4 = F.layer_norm(gates.view(B, 4, H), (H,), eps=1e-3)
+            gates = torch.addcmul(self.gate_beta, g4, self.gate_gamma).view(B, 4 * H)
+        gates = gates + self._forget
+        i, g, f, o = gates.chunk(4, dim=1)
+        g = torch.tanh(g)
+        if mask is not None:
+            g = g * mask
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * g
+        cn = F.layer_norm(c, (H,), self.cell_gamma, self.cell_beta, eps=1e-3) if self.layer_norm else c
+        h = torch.sigmoid(o) * torch.tanh(cn)
+        return h, c
+
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Teacher-forced run over ``x: (B, T, input_size)`` -> ``(outputs: (B, T, H), (h, c))``."""
+        B = x.shape[0]
+        if state is None:
+            z = x.new_zeros(B, self.hidden_size)
+            state = (z, z)
+        xw = self.input_projection(x).transpose(0, 1)  # (T, B, 4H), one matmul for all steps
+        return run_recurrent(self, xw, state)
+
+
+def run_recurrent(
+    cell: LSTMCell, xw: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """The step loop: ``xw: (T, B, 4H)`` projected inputs -> ``(outputs: (B, T, H), (h, c))``."""
+    T, B = xw.shape[0], xw.shape[1]
+    h, c = state
+    masks = cell.dropout_masks(T, B, xw)
+    outputs = []
+    for t in range(T):
+        h, c = cell.step(xw[t], h, c, None if masks is None else masks[t])
+        outputs.append(h)
+    return torch.stack(outputs, dim=1), (h, c)
+
+
+def _reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence of ``x: (B, T, ...)`` inside its own length; padding stays in place."""
+    B, T = x.shape[:2]
+    t = torch.arange(T, device=x.device).unsqueeze(0).expand(B, T)
+    L = lengths.to(x.device).unsqueeze(1)
+    idx = torch.where(t < L, L - 1 - t, t)
+    return x.gather(1, idx.view(B, T, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+class BiRNN(nn.Module):
+    """Bidirectional encoder over stroke-5 (Sketch-RNN section 3.1, AI-Sketcher eq. 2).
+
+    The backward direction reads each drawing from its own last point (not from
+    the padding), as TensorFlow's ``bidirectional_dynamic_rnn`` with lengths does.
+    Both directions run in the same step loop.
+
+    Returns ``h_last: (B, 2H)`` (forward state at the last point, backward state
+    at the first) and ``states: (B, T, 2H)``, the concatenated per-point states
+    ``h_enc_i`` the influence layer attends over (zeros past each length).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, layer_norm: bool = False, dropout_keep: float = 1.0):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.fw = LSTMCell(input_size, hidden_size, layer_norm, dropout_keep)
+        self.bw = LSTMCell(input_size, hidden_size, layer_norm, dropout_keep)
+
+    @property
+    def output_size(self) -> int:
+        return 2 * self.hidden_size
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        B, T, _ = x.shape
+        H = self.hidden_size
+        x_rev = _reverse_within_length(x, lengths)
+        xw_f = self.fw.input_projection(x).transpose(0, 1)
+        xw_b = self.bw.input_projection(x_rev).transpose(0, 1)
+        mf = self.fw.dropout_masks(T, B, x)
+        mb = self.bw.dropout_masks(T, B, x)
+        hf = cf = hb = cb = x.new_zeros(B, H)
+        out_f, out_b = [], []
+        for t in range(T):
+            hf, cf = self.fw.step(xw_f[t], hf, cf, None if mf is None else mf[t])
+            hb, cb = self.bw.step(xw_b[t], hb, cb, None if mb is None else mb[t])
+            out_f.append(hf)
+            out_b.append(hb)
+        states_f = torch.stack(out_f, dim=1)
+        states_b = _reverse_within_length(torch.stack(out_b, dim=1), lengths)
+        last = (lengths.to(x.device) - 1).clamp(min=0)
+        ar = torch.arange(B, device=x.device)
+        # forward: state after the last real point; backward: state after reading back to point 0
+        h_last = torch.cat([states_f[ar, last], states_b[:, 0]], dim=1)
+        valid = (torch.arange(T, device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)).unsqueeze(2)
+        states = torch.cat([states_f, states_b], dim=2) * valid
+        return h_last, states
+

@@ -1,0 +1,209 @@
+"""One configuration dataclass for the whole model family, and the named presets.
+
+Sketch-RNN, conditional Sketch-RNN, the AI-Sketcher ablations, the full
+AI-Sketcher, Sketch-pix2seq and the CNN-LSTM VAE differ only by these fields:
+which encoder runs (``encoder``), whether the latent is variational, whether the
+class vector, the influence layer (AI-Sketcher eq. 9-11) and the CNN
+autoencoder (AI-Sketcher Fig. 1c) are switched on, and the sizes.
+
+Defaults are Magenta's Sketch-RNN hyper-parameters (``sketch_rnn/model.py``
+``get_default_hparams``); the AI-Sketcher presets take the paper's values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["SketchConfig", "PRESETS", "preset", "preset_names", "config_diff"]
+
+
+@dataclass
+class SketchConfig:
+    """Every hyper-parameter of a model and of its training run."""
+
+    name: str = "sketch_rnn"
+
+    # ---- data
+    max_seq_len: int = 250  #: N_max; the trainer lowers it to the data's longest drawing
+    num_classes: int = 1  #: k, the length of the class vector c (set from the data)
+    raster_size: int = 48  #: side of the raster the CNN encoder reads (Sketch-pix2seq: 48)
+    pad_to: Literal["max_seq_len", "batch"] = "max_seq_len"  #: see SketchDataset
+
+    # ---- encoder
+    encoder: Literal["rnn", "cnn", "none"] = "rnn"
+    enc_rnn_size: int = 256  #: per direction; h_enc has 2 * enc_rnn_size values
+    enc_cell: Literal["lstm", "layer_norm"] = "lstm"
+    cnn_channels: tuple[int, ...] = (4, 4, 8, 8, 8, 8)  #: Sketch-pix2seq's CNN encoder
+    cnn_strides: tuple[int, ...] = (2, 1, 2, 1, 2, 1)
+    cnn_kernel: int = 2
+    z_size: int = 128  #: N_z (AI-Sketcher: z_s)
+    variational: bool = True  #: False: z = mu, no KL term (Sketch-pix2seq)
+    conditional: bool = False  #: class one-hot c into the encoder head (eq. 3) and every decoder input
+
+    # ---- influence layer (AI-Sketcher eq. 9-11)
+    influence: bool = False
+    influence_size: int = 512  #: n_a
+    influence_beta: float = 0.1  #: beta of eq. 14, the weight of l_a in l_kl
+
+    # ---- CNN autoencoder (AI-Sketcher, Fig. 1c)
+    autoencoder: bool = False
+    ae_raster_size: int = 128
+    ae_channels: tuple[int, ...] = (4, 4, 8, 8, 8, 8)
+    ae_strides: tuple[int, ...] = (2, 1, 2, 1, 2, 1)
+    ae_z_size: int = 128  #: z_r
+    ae_mode: Literal["separate", "joint"] = "separate"
+    ae_loss_weight: float = 1.0
+
+    # ---- decoder
+    dec_rnn_size: int = 512
+    dec_cell: Literal["lstm", "layer_norm"] = "layer_norm"
+    num_mixture: int = 20  #: M
+    recurrent_dropout_keep: float = 0.9  #: 1.0 switches recurrent dropout off
+
+    # ---- loss (Sketch-RNN eq. 10-11, AI-Sketcher eq. 12-14)
+    kl_weight: float = 0.5  #: w_KL (AI-Sketcher: alpha, annealed up to this value)
+    kl_weight_start: float = 0.01
+    kl_decay_rate: float = 0.99995
+    kl_tolerance: float = 0.2  #: the KL floor epsilon
+
+    # ---- optimisation
+    batch_size: int = 100
+    learning_rate: float = 1e-3
+    decay_rate: float = 0.9999
+    min_learning_rate: float = 1e-5
+    grad_clip: float = 1.0
+
+    # ---- augmentation (training split only)
+    random_scale_factor: float = 0.15
+    augment_stroke_prob: float = 0.10
+
+    # ---- the run
+    num_steps: int = 10000
+    eval_every: int = 500
+    eval_batches: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.cnn_channels = tuple(self.cnn_channels)
+        self.cnn_strides = tuple(self.cnn_strides)
+        self.ae_channels = tuple(self.ae_channels)
+        self.ae_strides = tuple(self.ae_strides)
+        problems = []
+        if self.influence and self.encoder != "rnn":
+            problems.append("influence=True needs encoder='rnn' (it attends over the RNN encoder's states)")
+        if len(self.cnn_channels) != len(self.cnn_strides):
+            problems.append("cnn_channels and cnn_strides must have the same length")
+        if len(self.ae_channels) != len(self.ae_strides):
+            problems.append("ae_channels and ae_strides must have the same length")
+        if self.encoder == "cnn" and self.autoencoder and self.raster_size != self.ae_raster_size:
+            problems.append("a CNN encoder with the autoencoder needs raster_size == ae_raster_size")
+        if not 0.0 < self.recurrent_dropout_keep <= 1.0:
+            problems.append(f"recurrent_dropout_keep={self.recurrent_dropout_keep} must be in (0, 1]")
+        if self.num_classes < 1:
+            problems.append("num_classes must be at least 1")
+        if problems:
+            raise ValueError(f"invalid SketchConfig '{self.name}': " + "; ".join(problems))
+
+    # -- derived
+    @property
+    def has_latent(self) -> bool:
+        return self.encoder != "none" or self.autoencoder
+
+    @property
+    def needs_raster(self) -> int | None:
+        """The raster size batches must carry, or None."""
+        if self.encoder == "cnn":
+            return self.raster_size
+        if self.autoencoder:
+            return self.ae_raster_size
+        return None
+
+    def replace(self, **changes) -> "SketchConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SketchConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown SketchConfig fields {unknown}; this checkpoint is from another version")
+        return cls(**d)
+
+
+def config_diff(a: SketchConfig, b: SketchConfig, ignore: tuple[str, ...] = ()) -> dict[str, tuple]:
+    """Fields whose values differ: ``{field: (a_value, b_value)}``."""
+    da, db = a.to_dict(), b.to_dict()
+    return {k: (da[k], db[k]) for k in da if k not in ignore and da[k] != db[k]}
+
+
+_SMALL = dict(
+    enc_rnn_size=128,
+    dec_rnn_size=256,
+    z_size=64,
+    batch_size=64,
+    eval_every=250,
+    num_steps=3000,
+)
+
+PRESETS: dict[str, dict] = {
+    # Ha & Eck 2017 with Magenta's defaults; layer-norm LSTM decoder as in the paper's best models.
+    "sketch_rnn": dict(),
+    # Decoder only: no encoder, no latent, the initial state is zero (Ha & Eck section 3.4).
+    "sketch_rnn_unconditional": dict(encoder="none", kl_weight=0.0, kl_weight_start=0.0),
+    # Sketch-RNN + AI-Sketcher's class vector c (eq. 3): the first ablation baseline.
+    "conditional_sketch_rnn": dict(conditional=True),
+    # AI-Sketcher sizes (section "Experiments": enc 512, dec 2048, LN-LSTM both, z_s 256).
+    "aisketcher_influence_only": dict(
+        encoder="rnn", enc_rnn_size=512, enc_cell="layer_norm", dec_rnn_size=2048, z_size=256,
+        conditional=True, influence=True, influence_size=512, kl_weight=1.0,
+    ),
+    "aisketcher_autoencoder_only": dict(
+        encoder="rnn", enc_rnn_size=512, enc_cell="layer_norm", dec_rnn_size=2048, z_size=256,
+        conditional=True, autoencoder=True, ae_z_size=128, kl_weight=1.0,
+    ),
+    "aisketcher": dict(
+        encoder="rnn", enc_rnn_size=512, enc_cell="layer_norm", dec_rnn_size=2048, z_size=256,
+        conditional=True, influence=True, influence_size=512, influence_beta=0.1,
+        autoencoder=True, ae_z_size=128, kl_weight=1.0, kl_tolerance=0.2,
+    ),
+    # Chen et al. 2017: CNN encoder on 48x48 rasters, no KL term (z = mu), LSTM decoder.
+    "sketch_pix2seq": dict(
+        encoder="cnn", raster_size=48, variational=False, kl_weight=0.0, kl_weight_start=0.0,
+        dec_cell="lstm",
+    ),
+    # CNN encoder on 64x64 rasters, variational latent of 512, LSTM decoder: the mixed-object model.
+    "cnn_lstm_vae": dict(
+        encoder="cnn", raster_size=64, cnn_channels=(16, 32, 64, 128), cnn_strides=(2, 2, 2, 2),
+        cnn_kernel=3, z_size=512, variational=True, dec_cell="lstm",
+    ),
+}
+
+_SMALL_OVERRIDES: dict[str, dict] = {
+    "aisketcher_influence_only": dict(influence_size=128),
+    "aisketcher_autoencoder_only": dict(ae_z_size=64),
+    "aisketcher": dict(influence_size=128, ae_z_size=64),
+    "cnn_lstm_vae": dict(z_size=128),
+}
+
+for _name in list(PRESETS):
+    PRESETS[f"{_name}-small"] = {**PRESETS[_name], **_SMALL, **_SMALL_OVERRIDES.get(_name, {})}
+
+
+def preset_names() -> list[str]:
+    return sorted(PRESETS)
+
+
+def preset(name: str, **overrides) -> SketchConfig:
+    """The named preset's config, with ``overrides`` applied (``preset("aisketcher-small", num_classes=14)``)."""
+    if name not in PRESETS:
+        import difflib
+
+        close = difflib.get_close_matches(name, PRESETS, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown preset '{name}'{hint} Known presets: {', '.join(preset_names())}")
+    return SketchConfig(**{"name": name, **PRESETS[name], **overrides})

@@ -1,0 +1,137 @@
+"""Convolutional parts: Sketch-pix2seq's CNN encoder and AI-Sketcher's CNN autoencoder.
+
+The recurrent encoder (bidirectional LSTM over stroke-5) is ``cells.BiRNN``.
+Convolutions use TensorFlow's ``SAME`` padding (output side = ceil(input / stride)),
+as both papers' TensorFlow code does, so a 2x2 kernel with stride 1 pads one
+pixel on the right and at the bottom.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["CNNEncoder", "RasterAutoencoder", "same_padding"]
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """``(before, after)`` padding of TensorFlow's ``SAME`` for one spatial side."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class _SameConv(nn.Module):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, size: int):
+        super().__init__()
+        a, b = same_padding(size, kernel, stride)
+        self.pad = (a, b, a, b)  # left, right, top, bottom
+        self.conv = nn.Conv2d(cin, cout, kernel, stride)
+        self.out_size = math.ceil(size / stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, self.pad))
+
+
+class CNNEncoder(nn.Module):
+    """Convolutions + ReLU over a binary raster, flattened (Sketch-pix2seq, Chen et al. 2017, Fig. 2).
+
+    Defaults: six 2x2 convolutions, strides 2/1/2/1/2/1, channels 4/4/8/8/8/8 on a
+    48x48 raster, giving 8 x 6 x 6 = 288 features.
+
+    ``rasters: (B, 1, R, R) -> features: (B, output_size)``
+    """
+
+    def __init__(
+        self,
+        input_size: int = 48,
+        channels: Sequence[int] = (4, 4, 8, 8, 8, 8),
+        strides: Sequence[int] = (2, 1, 2, 1, 2, 1),
+        kernel: int = 2,
+    ):
+        super().__init__()
+        layers, cin, size = [], 1, input_size
+        for cout, s in zip(channels, strides):
+            conv = _SameConv(cin, cout, kernel, s, size)
+            layers += [conv, nn.ReLU()]
+            cin, size = cout, conv.out_size
+        self.net = nn.Sequential(*layers)
+        self.input_size = input_size
+        self.out_shape = (cin, size, size)
+        self.output_size = cin * size * size
+
+    def forward(self, rasters: torch.Tensor) -> torch.Tensor:
+        return self.net(rasters).flatten(1)
+
+
+class RasterAutoencoder(nn.Module):
+    """AI-Sketcher's CNN autoencoder (Cao et al. 2019, Fig. 1c and "CNN-based Autoencoder").
+
+    Encoder: three stride-2 and three stride-1 convolutions with 2x2 kernels and
+    ReLU, then a fully connected layer with tanh to ``z_r`` (128). Decoder: the
+    mirror image: a fully connected layer back to the last feature map, then
+    transposed convolutions with the strides and depths in reverse, ReLU between
+    them and a sigmoid at the end. Trained with the Euclidean (squared error)
+    reconstruction loss on 128x128 binarised rasters.
+
+    Depths: the paper's text fixes the layer count, kernels and strides; we use
+    the depths 4/4/8/8/8/8 of Sketch-pix2seq, whose encoder this one extends to
+    128x128 (8 x 16 x 16 = 2048 features before the tanh layer).
+
+    Usable pretrained-then-frozen (:meth:`freeze`) or trained jointly.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 128,
+        channels: Sequence[int] = (4, 4, 8, 8, 8, 8),
+        strides: Sequence[int] = (2, 1, 2, 1, 2, 1),
+        z_size: int = 128,
+    ):
+        super().__init__()
+        self.encoder = CNNEncoder(input_size, channels, strides, kernel=2)
+        self.to_z = nn.Linear(self.encoder.output_size, z_size)
+        self.from_z = nn.Linear(z_size, self.encoder.output_size)
+        # mirror: walk the encoder backwards; each transposed conv undoes one conv's stride
+        sizes = [input_size]
+        for s in strides:
+            sizes.append(math.ceil(sizes[-1] / s))
+        self.deconvs = nn.ModuleList()
+        self.out_sizes = []
+        for i in reversed(range(len(channels))):
+            cin = channels[i]
+            cout = channels[i - 1] if i > 0 else 1
+            self.deconvs.append(nn.ConvTranspose2d(cin, cout, 2, strides[i]))
+            self.out_sizes.append(sizes[i])
+        self.z_size = z_size
+
+    def encode(self, rasters: torch.Tensor) -> torch.Tensor:
+        """``rasters: (B, 1, R, R) -> z_r: (B, z_size)`` in (-1, 1)."""
+        return torch.tanh(self.to_z(self.encoder(rasters)))
+
+    def decode(self, z_r: torch.Tensor) -> torch.Tensor:
+        """``z_r: (B, z_size) -> (B, 1, R, R)`` pixel probabilities."""
+        x = F.relu(self.from_z(z_r)).view(-1, *self.encoder.out_shape)
+        last = len(self.deconvs) - 1
+        for k, (deconv, size) in enumerate(zip(self.deconvs, self.out_sizes)):
+            x = deconv(x)[..., :size, :size]  # crop the SAME padding's extra row/column
+            x = torch.sigmoid(x) if k == last else F.relu(x)
+        return x
+
+    def forward(self, rasters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z_r = self.encode(rasters)
+        return z_r, self.decode(z_r)
+
+    @staticmethod
+    def reconstruction_loss(recon: torch.Tensor, rasters: torch.Tensor) -> torch.Tensor:
+        """Euclidean loss as the mean squared error per pixel over the batch."""
+        return F.mse_loss(recon, rasters)
+
+    def freeze(self) -> None:
+        """Pretrained-then-frozen use: no gradients reach the autoencoder any more."""
+        for p in self.parameters():
+            p.requires_grad_(False)

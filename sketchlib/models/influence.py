@@ -1,0 +1,96 @@
+"""AI-Sketcher's influence layer (Cao et al. 2019, eq. 9-11).
+
+At decoding step ``j`` the layer looks back at the encoder's per-point states
+``h_enc_i`` of the input drawing and samples an extra decoder input ``a_d``:
+
+    e_ij    = h_dec^T W h_enc_i                     (eq. 9, bilinear score)
+    alpha_ij = softmax_i(e_ij),  i <= j             (eq. 9, only points drawn so far)
+    mu_a    = sum_i alpha_ij h_enc_i                (eq. 10)
+    sigma_a = exp(tanh(mu_a) / 2)                   (eq. 10)
+    a_d     = mu_a + sigma_a * lambda,  lambda ~ N(0, I)   (eq. 11)
+
+and a KL term ``l_a`` pulls ``N(mu_a, sigma_a^2)`` towards ``N(0, I)`` (eq. 14).
+
+Choices where the paper is open:
+
+- Eq. 5 feeds ``a_d`` into the decoder at step ``j`` while eq. 9 scores with the
+  decoder state of step ``j``: circular. We score with the *previous* decoder
+  state ``h_{j-1}`` (the initial state ``h_0 = tanh(W z)`` at ``j = 0``).
+- The window ``i <= j`` is clamped to the drawing's length: past its last point
+  the layer attends over the whole drawing.
+- ``h_enc_i`` (2 x the encoder size) is projected linearly to ``n_a`` when the
+  widths differ, so that ``mu_a`` has ``n_a`` values as in the paper.
+- Without an input drawing (sampling from a random ``z``) there is nothing to
+  attend to, and ``a_d`` is drawn from the prior ``N(0, I)`` that ``l_a`` pulls towards.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+__all__ = ["InfluenceLayer", "InfluenceContext"]
+
+
+class InfluenceContext:
+    """What the layer precomputes once per input drawing (for all decoding steps)."""
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, last: torch.Tensor):
+        self.keys = keys  # (B, T_enc, H_dec): W h_enc_i, so that e_ij = keys_i . h_dec
+        self.values = values  # (B, T_enc, n_a): h_enc_i projected to n_a
+        self.last = last  # (B,) index of each drawing's last point
+        self.positions = torch.arange(keys.shape[1], device=keys.device)
+
+    def index(self, idx: torch.Tensor) -> "InfluenceContext":
+        return InfluenceContext(self.keys[idx], self.values[idx], self.last[idx])
+
+
+class InfluenceLayer(nn.Module):
+    def __init__(self, enc_size: int, dec_size: int, n_a: int = 512):
+        super().__init__()
+        self.n_a = n_a
+        self.project = nn.Linear(enc_size, n_a, bias=False) if enc_size != n_a else nn.Identity()
+        self.w = nn.Parameter(torch.empty(n_a, dec_size))  # eq. 9's W (on the projected h_enc)
+        nn.init.xavier_uniform_(self.w)
+
+    def context(self, enc_states: torch.Tensor, lengths: torch.Tensor) -> InfluenceContext:
+        """``enc_states: (B, T_enc, 2H_enc)``, ``lengths: (B,)`` -> the per-drawing context."""
+        values = self.project(enc_states)
+        keys = values @ self.w
+        last = (lengths.to(enc_states.device) - 1).clamp(min=0)
+        return InfluenceContext(keys, values, last)
+
+    def attention(self, h_prev: torch.Tensor, ctx: InfluenceContext, j: int) -> torch.Tensor:
+        """``alpha_j: (B, T_enc)``, the weights of eq. 9 at decoding step ``j``."""
+        scores = torch.bmm(ctx.keys, h_prev.unsqueeze(2)).squeeze(2)
+        limit = ctx.last.clamp(max=j).unsqueeze(1)
+        scores = scores.masked_fill(ctx.positions.unsqueeze(0) > limit, float("-inf"))
+        return torch.softmax(scores, dim=1)
+
+    def forward(
+        self, h_prev: torch.Tensor, ctx: InfluenceContext | None, j: int, noise: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """One step: ``(a_d: (B, n_a), mu_a, alpha_j)``.
+
+        ``noise`` is ``lambda`` of eq. 11 (``None``: use ``mu_a``, the mean).
+        Without a context, ``a_d`` is the noise itself (the prior) and ``mu_a`` is None.
+        """
+        if ctx is None:
+            a = noise if noise is not None else h_prev.new_zeros(h_prev.shape[0], self.n_a)
+            return a, None, None
+        alpha = self.attention(h_prev, ctx, j)
+        mu = torch.bmm(alpha.unsqueeze(1), ctx.values).squeeze(1)
+        if noise is None:
+            return mu, mu, alpha
+        sigma = torch.exp(torch.tanh(mu) / 2)
+        return mu + sigma * noise, mu, alpha
+
+    @staticmethod
+    def kl(mu: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``l_a``: KL(N(mu_a, sigma_a^2) || N(0, I)) averaged over n_a and the valid steps.
+
+        ``mu: (B, T, n_a)``, ``mask: (B, T)``; ``log sigma_a^2 = tanh(mu_a)`` (eq. 10).
+        """
+        logvar = torch.tanh(mu)
+        per_step = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean(dim=2)
+        return (per_step * mask).sum() / mask.sum().clamp(min=1)

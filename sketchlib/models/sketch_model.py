@@ -1,0 +1,224 @@
+"""One model family: Sketch-RNN, AI-Sketcher and their baselines, switched by ``SketchConfig``.
+
+Data flow (AI-Sketcher Fig. 1b; Sketch-RNN Fig. 2 is the subset with only the
+RNN encoder):
+
+    strokes5 --BiRNN--> h_enc ---[h_enc; c]--> mu, sigma --> z_s        (eq. 2-4)
+             \\--> h_enc_1..N ---------------------------> influence a_d (eq. 9-11)
+    raster ----CNN autoencoder----------------------------> z_r         (Fig. 1c)
+    rasters ---CNN encoder (Sketch-pix2seq, CNN-LSTM VAE)--> z           (replaces the BiRNN)
+
+    h_0, c_0 = tanh(W [z_s; z_r])                                        (eq. 5)
+    decoder input at step i: [s_{i-1}; z_s; z_r; a_d; c]                  (eq. 5)
+    decoder output -> mixture of M bivariate normals + pen logits        (eq. 6-8)
+
+Which parts exist is set by ``cfg.encoder`` ("rnn" | "cnn" | "none"),
+``cfg.variational``, ``cfg.conditional``, ``cfg.influence`` and ``cfg.autoencoder``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from sketchlib.losses import kl_gaussian, reconstruction_losses, total_loss
+from sketchlib.models.cells import BiRNN, LSTMCell
+from sketchlib.models.config import SketchConfig
+from sketchlib.models.encoders import CNNEncoder, RasterAutoencoder
+from sketchlib.models.influence import InfluenceContext, InfluenceLayer
+from sketchlib.models.mdn import MixtureHead, MixtureParams
+
+__all__ = ["SketchModel", "Latent"]
+
+
+@dataclass
+class Latent:
+    """What the encoders produce for a batch of drawings."""
+
+    z: torch.Tensor | None  # (B, z_size + ae_z_size): [z_s; z_r], what the decoder sees
+    mu: torch.Tensor | None = None  # (B, z_size)
+    logvar: torch.Tensor | None = None  # (B, z_size)
+    z_r: torch.Tensor | None = None  # (B, ae_z_size)
+    raster_recon: torch.Tensor | None = None  # (B, 1, R, R)
+    influence: InfluenceContext | None = None
+
+    def index(self, idx: torch.Tensor) -> "Latent":
+        pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        return Latent(
+            pick(self.z), pick(self.mu), pick(self.logvar), pick(self.z_r), pick(self.raster_recon),
+            None if self.influence is None else self.influence.index(idx),
+        )
+
+
+class SketchModel(nn.Module):
+    def __init__(self, cfg: SketchConfig):
+        super().__init__()
+        self.cfg = cfg
+        cond = cfg.num_classes if cfg.conditional else 0
+        keep = cfg.recurrent_dropout_keep
+
+        # ---- encoders
+        self.rnn_encoder = self.cnn_encoder = None
+        if cfg.encoder == "rnn":
+            self.rnn_encoder = BiRNN(5, cfg.enc_rnn_size, cfg.enc_cell == "layer_norm", keep)
+            enc_out = self.rnn_encoder.output_size
+        elif cfg.encoder == "cnn":
+            self.cnn_encoder = CNNEncoder(cfg.raster_size, cfg.cnn_channels, cfg.cnn_strides, cfg.cnn_kernel)
+            enc_out = self.cnn_encoder.output_size
+        # eq. 3: [h_enc; c] -> mu, sigma_hat (one layer, split in two)
+        self.to_latent = None
+        if cfg.encoder != "none":
+            self.to_latent = nn.Linear(enc_out + cond, (2 if cfg.variational else 1) * cfg.z_size)
+        self.autoencoder = (
+            RasterAutoencoder(cfg.ae_raster_size, cfg.ae_channels, cfg.ae_strides, cfg.ae_z_size)
+            if cfg.autoencoder
+            else None
+        )
+        self.latent_size = (cfg.z_size if cfg.encoder != "none" else 0) + (cfg.ae_z_size if cfg.autoencoder else 0)
+
+        # ---- decoder
+        H = cfg.dec_rnn_size
+        self.influence = InfluenceLayer(self.rnn_encoder.output_size, H, cfg.influence_size) if cfg.influence else None
+        self.decoder = LSTMCell(
+            5 + self.latent_size + cond,
+            H,
+            layer_norm=cfg.dec_cell == "layer_norm",
+            dropout_keep=keep,
+            extra_size=cfg.influence_size if cfg.influence else 0,
+        )
+        self.init_state = nn.Linear(self.latent_size, 2 * H) if self.latent_size else None
+        self.mixture = MixtureHead(H, cfg.num_mixture)
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, batch: dict, sample: bool = True) -> Latent:
+        """Encode ``batch`` (strokes5 / lengths / onehot / rasters as the config needs).
+
+        ``sample=False`` uses ``z = mu`` (no reparameterisation noise).
+        """
+        cfg = self.cfg
+        lat = Latent(z=None)
+        parts = []
+        if cfg.encoder != "none":
+            if cfg.encoder == "rnn":
+                lengths = batch["lengths"]
+                t_max = max(int(lengths.max()), 1)  # one host sync per batch, outside the step loop
+                h, states = self.rnn_encoder(batch["strokes5"][:, 1 : t_max + 1], lengths)
+                if self.influence is not None:
+                    lat.influence = self.influence.context(states, lengths)
+            else:
+                h = self.cnn_encoder(batch["rasters"])
+            if cfg.conditional:
+                h = torch.cat([h, batch["onehot"]], dim=1)
+            out = self.to_latent(h)
+            if cfg.variational:
+                lat.mu, lat.logvar = out.chunk(2, dim=1)
+                z_s = lat.mu + torch.exp(lat.logvar / 2) * torch.randn_like(lat.mu) if sample else lat.mu
+            else:
+                lat.mu = z_s = out
+            parts.append(z_s)
+        if self.autoencoder is not None:
+            lat.z_r, lat.raster_recon = self.autoencoder(batch["rasters"])
+            # "separate": the autoencoder learns only from its own reconstruction loss
+            parts.append(lat.z_r.detach() if cfg.ae_mode == "separate" else lat.z_r)
+        if parts:
+            lat.z = torch.cat(parts, dim=1)
+        return lat
+
+    # ------------------------------------------------------------------ decoding
+    def static_input(self, z: torch.Tensor | None, onehot: torch.Tensor | None) -> torch.Tensor | None:
+        """The per-drawing part of every decoder input, ``[z; c]`` (or None)."""
+        parts = [t for t in (z, onehot if self.cfg.conditional else None) if t is not None]
+        return torch.cat(parts, dim=1) if parts else None
+
+    def initial_state(self, z: torch.Tensor | None, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h_0, c_0 = tanh(W z)``; zeros without a latent (the unconditional decoder)."""
+        if self.init_state is None or z is None:
+            zeros = self.mixture.linear.weight.new_zeros(batch_size, self.cfg.dec_rnn_size)
+            return zeros, zeros
+        h, c = torch.tanh(self.init_state(z)).chunk(2, dim=1)
+        return h, c
+
+    def decode(
+        self,
+        inputs5: torch.Tensor,
+        lat: Latent,
+        onehot: torch.Tensor | None = None,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
+        start_step: int = 0,
+        sample_influence: bool = True,
+    ) -> tuple[MixtureParams, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
+        """Teacher-forced decoding of ``inputs5: (B, T, 5)``.
+
+        Returns ``(params (B, T, M), final state, mu_a (B, T, n_a) or None, alpha (B, T, T_enc) or None)``.
+        ``start_step`` is the index of the first input (the influence layer's ``j``),
+        so decoding can resume where an earlier call stopped.
+        """
+        B, T, _ = inputs5.shape
+        if state is None:
+            state = self.initial_state(lat.z, B)
+        xw = self.decoder.split_projection(inputs5, self.static_input(lat.z, onehot))  # (T, B, 4H)
+        masks = self.decoder.dropout_masks(T, B, xw)
+        h, c = state
+        outs, mus, alphas = [], [], []
+        noise = None
+        if self.influence is not None and sample_influence:
+            noise = torch.randn(T, B, self.cfg.influence_size, device=xw.device, dtype=xw.dtype)
+        for t in range(T):
+            a = None
+            if self.influence is not None:
+                a, mu_a, alpha = self.influence(h, lat.influence, start_step + t, None if noise is None else noise[t])
+                if mu_a is not None:
+                    mus.append(mu_a)
+                    alphas.append(alpha)
+            h, c = self.decoder.step(xw[t], h, c, None if masks is None else masks[t], a)
+            outs.append(h)
+        params = self.mixture(torch.stack(outs, dim=1))
+        mu_a = torch.stack(mus, dim=1) if mus else None
+        alpha = torch.stack(alphas, dim=1) if alphas else None
+        return params, (h, c), mu_a, alpha
+
+    # ------------------------------------------------------------------ training
+    def forward(self, batch: dict) -> dict:
+        lat = self.encode(batch, sample=True)
+        strokes5 = batch["strokes5"]
+        params, _, mu_a, alpha = self.decode(strokes5[:, :-1], lat, batch.get("onehot"))
+        return {"params": params, "latent": lat, "mu_a": mu_a, "alpha": alpha}
+
+    def compute_losses(self, batch: dict, kl_weight: float) -> dict[str, torch.Tensor]:
+        """All loss terms of eq. 12-14 for one batch; ``'total'`` is what to minimise.
+
+        Keys: total, l_r, l_s, l_p, l_kl, l_z, l_a, l_ae (zeros for parts that are off).
+        ``kl_weight`` is alpha of eq. 12 at this step (annealed by the trainer).
+        """
+        cfg = self.cfg
+        out = self(batch)
+        strokes5, lengths = batch["strokes5"], batch["lengths"]
+        target = strokes5[:, 1:]
+        l_s, l_p = reconstruction_losses(out["params"], target, lengths, cfg.max_seq_len)
+        l_r = l_s + l_p
+        zero = l_r.new_zeros(())
+        lat: Latent = out["latent"]
+        l_z = kl_gaussian(lat.mu, lat.logvar) if lat.logvar is not None else zero
+        l_a = zero
+        if out["mu_a"] is not None:
+            T = out["mu_a"].shape[1]
+            mask = (torch.arange(T, device=l_r.device).unsqueeze(0) < lengths.to(l_r.device).unsqueeze(1)).float()
+            l_a = InfluenceLayer.kl(out["mu_a"], mask)
+        l_kl = l_z + cfg.influence_beta * l_a
+        has_kl = lat.logvar is not None or out["mu_a"] is not None
+        total = total_loss(l_r, l_kl, kl_weight, cfg.kl_tolerance) if has_kl else l_r
+        l_ae = zero
+        if lat.raster_recon is not None:
+            l_ae = RasterAutoencoder.reconstruction_loss(lat.raster_recon, batch["rasters"])
+            total = total + cfg.ae_loss_weight * l_ae
+        return {"total": total, "l_r": l_r, "l_s": l_s, "l_p": l_p, "l_kl": l_kl, "l_z": l_z, "l_a": l_a, "l_ae": l_ae}
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def device(self) -> torch.device:
+        return self.mixture.linear.weight.device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
