@@ -14,17 +14,22 @@ learns to keep saying "ended"); ``N_max`` is ``cfg.max_seq_len``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from sketchlib.models.mdn import MixtureParams, mixture_log_likelihood, pen_log_probs
+if TYPE_CHECKING:
+    from sketchlib.models.mdn import MixtureParams
 
 __all__ = ["reconstruction_losses", "kl_gaussian", "total_loss", "kl_weight_at", "learning_rate_at"]
 
 
 def reconstruction_losses(
-    params: MixtureParams, target: torch.Tensor, lengths: torch.Tensor, n_max: int
+    params: "MixtureParams", target: torch.Tensor, lengths: torch.Tensor, n_max: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(l_s, l_p)`` for ``params`` of shape ``(B, T, M)`` and ``target: (B, T, 5)``."""
+    from sketchlib.models.mdn import mixture_log_likelihood, pen_log_probs  # models import this module
+
     B, T, _ = target.shape
     mask = (torch.arange(T, device=target.device).unsqueeze(0) < lengths.to(target.device).unsqueeze(1)).to(target.dtype)
     logp = mixture_log_likelihood(params, target[..., 0], target[..., 1])

@@ -156,9 +156,11 @@ def run_recurrent(
     T, B = xw.shape[0], xw.shape[1]
     h, c = state
     masks = cell.dropout_masks(T, B, xw)
+    # unbind, not xw[t]: one backward node for all steps instead of a full-size zero gradient per step
+    xs = xw.unbind(0)
     outputs = []
     for t in range(T):
-        h, c = cell.step(xw[t], h, c, None if masks is None else masks[t])
+        h, c = cell.step(xs[t], h, c, None if masks is None else masks[t])
         outputs.append(h)
     return torch.stack(outputs, dim=1), (h, c)
 
@@ -198,8 +200,8 @@ class BiRNN(nn.Module):
         B, T, _ = x.shape
         H = self.hidden_size
         x_rev = _reverse_within_length(x, lengths)
-        xw_f = self.fw.input_projection(x).transpose(0, 1)
-        xw_b = self.bw.input_projection(x_rev).transpose(0, 1)
+        xw_f = self.fw.input_projection(x).transpose(0, 1).unbind(0)
+        xw_b = self.bw.input_projection(x_rev).transpose(0, 1).unbind(0)
         mf = self.fw.dropout_masks(T, B, x)
         mb = self.bw.dropout_masks(T, B, x)
         hf = cf = hb = cb = x.new_zeros(B, H)

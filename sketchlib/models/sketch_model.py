@@ -160,6 +160,7 @@ class SketchModel(nn.Module):
             state = self.initial_state(lat.z, B)
         xw = self.decoder.split_projection(inputs5, self.static_input(lat.z, onehot))  # (T, B, 4H)
         masks = self.decoder.dropout_masks(T, B, xw)
+        xs = xw.unbind(0)  # one backward node for all steps (xw[t] would allocate a full gradient per step)
         h, c = state
         outs, mus, alphas = [], [], []
         noise = None
@@ -172,7 +173,7 @@ class SketchModel(nn.Module):
                 if mu_a is not None:
                     mus.append(mu_a)
                     alphas.append(alpha)
-            h, c = self.decoder.step(xw[t], h, c, None if masks is None else masks[t], a)
+            h, c = self.decoder.step(xs[t], h, c, None if masks is None else masks[t], a)
             outs.append(h)
         params = self.mixture(torch.stack(outs, dim=1))
         mu_a = torch.stack(mus, dim=1) if mus else None
