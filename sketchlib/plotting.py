@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["STROKE_COLORS", "plot_sketch", "plot_grid", "to_svg", "save_svg", "save_png"]
+__all__ = ["STROKE_COLORS", "plot_sketch", "plot_grid", "to_svg", "save_svg", "save_png", "plot_losses"]
 
 #: Stroke colours for ``color_by_stroke`` (matplotlib's ``tab10``), reused cyclically.
 STROKE_COLORS = (
@@ -230,3 +230,56 @@ def save_svg(strokes3: np.ndarray, path: str | os.PathLike, **kwargs) -> None:
     """Write :func:`to_svg` of one sketch to ``path`` (keyword arguments go to :func:`to_svg`)."""
     with open(path, "w", encoding="utf-8") as f:
         f.write(to_svg(strokes3, **kwargs))
+
+
+# --------------------------------------------------------------------------- training curves
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Moving average over ``window`` finite values (NaNs, i.e. skipped steps, are left out)."""
+    if window <= 1 or len(values) < window:
+        return values
+    ok = np.isfinite(values)
+    v = np.where(ok, values, 0.0)
+    kernel = np.ones(window)
+    num = np.convolve(v, kernel, mode="same")
+    den = np.convolve(ok.astype(float), kernel, mode="same")
+    return np.where(den > 0, num / np.maximum(den, 1), np.nan)
+
+
+def plot_losses(
+    logs: "dict[str, list[dict]] | list[dict]",
+    keys: Sequence[str] = ("total", "l_r", "l_kl"),
+    split: str = "train",
+    smooth: int = 25,
+    cell_size: tuple[float, float] = (4.0, 3.0),
+) -> "Figure":
+    """Loss curves from training logs (``sketchlib.training.read_log``), one panel per loss term.
+
+    ``logs`` maps a run's name to its records (or is one run's records);
+    ``split`` is ``"train"`` (every step, smoothed over ``smooth`` steps) or
+    ``"valid"`` (the validation steps, unsmoothed). AI-Sketcher's Figure 3(b)
+    is ``plot_losses({"model A": log_a, ...}, keys=("total", "l_r", "l_kl"))``.
+    """
+    from matplotlib.figure import Figure
+
+    runs = logs if isinstance(logs, dict) else {"run": logs}
+    fig = Figure(figsize=(cell_size[0] * len(keys), cell_size[1]), layout="constrained")
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, key in zip(axes, keys):
+        col = f"{split}_{key}"
+        for name, records in runs.items():
+            rows = [r for r in records if col in r]
+            if not rows:
+                continue
+            steps = np.array([r["step"] for r in rows], dtype=float)
+            vals = np.array([r[col] for r in rows], dtype=float)
+            if split == "train":
+                vals = _smooth(vals, smooth)
+            ax.plot(steps, vals, label=name, linewidth=1.2)
+        ax.set_title(f"{split} {key}")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    if len(runs) > 1:
+        axes[0].legend(fontsize="small")
+    return fig

@@ -113,3 +113,13 @@ def test_save_png_writes_an_image(tmp_path, what):
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size[0] > 0
     assert plt.get_fignums() == []  # nothing left open in pyplot
+
+
+def test_plot_losses_draws_one_panel_per_term_and_one_line_per_run():
+    from sketchlib.plotting import plot_losses
+
+    log = [{"step": s, "train_total": 2.0 - s / 100, "train_l_r": 1.5, "train_l_kl": 0.5} for s in range(1, 60)]
+    log[10]["train_total"] = float("nan")  # a skipped step
+    fig = plot_losses({"a": log, "b": log}, keys=("total", "l_r", "l_kl"), smooth=5)
+    assert len(fig.axes) == 3
+    assert all(len(ax.lines) == 2 for ax in fig.axes)
