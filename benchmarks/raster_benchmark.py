@@ -2,6 +2,7 @@
 
     python benchmarks/raster_benchmark.py
     python benchmarks/raster_benchmark.py --sizes 128 48 28 --repeats 7
+    python benchmarks/raster_benchmark.py --threads 1    # render on one thread only
 
 Both renderers place each drawing the same way (aspect kept, centred, the longer
 side of the bounding box ``size - 2 * padding - line_width`` pixels) and draw
@@ -9,18 +10,22 @@ with the same line width, so the table also reports how far their pixels agree:
 the IoU of the ink, and the share of the ink that lies within one pixel of the
 other renderer's ink (a half-pixel shift of a 2 px line already costs much
 IoU). Timings are the best of ``--repeats`` runs, the two renderers
-interleaved so that a busy machine slows both alike.
+interleaved so that a busy machine slows both alike. ``render`` may use a few
+threads (``SKETCHLIB_RENDER_THREADS``, else the idle cores); ``--threads`` sets
+that variable.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from sketchlib import raster
 from sketchlib.raster import default_line_width, default_padding, render
 
 DEFAULT_DATA = Path("/work/shared/data/quickdraw/sketchrnn/face.npz")
@@ -99,11 +104,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 48], help="image sizes (default: 128 48)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per renderer, best kept (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random-walk fallback")
+    parser.add_argument(
+        "--threads", type=int, help="threads for render (default: SKETCHLIB_RENDER_THREADS, else the idle cores)"
+    )
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        os.environ["SKETCHLIB_RENDER_THREADS"] = str(args.threads)
 
     drawings, description = load_drawings(args.data, args.count, args.seed)
     print(f"data: {description}, {np.mean([len(d) for d in drawings]):.1f} points per drawing on average")
-    print(f"timing: best of {args.repeats} runs each, renderers interleaved\n")
+    print(f"timing: best of {args.repeats} runs each, renderers interleaved; render on {raster._threads()} thread(s)\n")
     header = f"{'size':>5} {'line':>5} {'render/s':>10} {'PIL/s':>10} {'speed-up':>9} {'IoU':>6} {'within 1px':>11}"
     print(header)
     print("-" * len(header))

@@ -181,12 +181,32 @@ def test_rendering_is_deterministic():
 
 @pytest.mark.parametrize("size", SIZES)
 def test_batch_render_equals_one_at_a_time(size, monkeypatch):
-    monkeypatch.setattr(raster, "_CHUNK", 7 * size)  # several chunks of 7 drawings
+    monkeypatch.setattr(raster, "_DRAWINGS", 7)  # several chunks of 7 drawings
+    monkeypatch.setattr(raster, "_CHUNK", 3 * size)  # several blocks of columns in each
     drawings = random_walks(np.random.default_rng(4), 25)
     drawings[5] = np.zeros((0, 3))
     batch = render(drawings, size=size)
     for drawing, image in zip(drawings, batch):
         np.testing.assert_array_equal(image, render_one(drawing, size=size))
+
+
+@pytest.mark.parametrize("size", [28, 128])
+def test_threads_draw_the_same_images(size, monkeypatch):
+    drawings = random_walks(np.random.default_rng(5), 150)
+    monkeypatch.setenv("SKETCHLIB_RENDER_THREADS", "1")
+    alone = render(drawings, size=size)
+    monkeypatch.setattr(raster, "_DRAWINGS", 16)  # several chunks per thread
+    monkeypatch.setenv("SKETCHLIB_RENDER_THREADS", "3")
+    np.testing.assert_array_equal(render(drawings, size=size), alone)
+
+
+def test_thread_count_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("SKETCHLIB_RENDER_THREADS", "3")
+    assert raster._threads() == 3
+    monkeypatch.setenv("SKETCHLIB_RENDER_THREADS", "0")
+    assert raster._threads() == 1
+    monkeypatch.delenv("SKETCHLIB_RENDER_THREADS")
+    assert 1 <= raster._threads() <= 4
 
 
 # --------------------------------------------------------------------------- exactness
@@ -215,6 +235,25 @@ def test_ink_is_exactly_the_pixels_near_the_pen_down_strokes(drawing, size, line
     assert distance[image == 1].max() <= max(lw / 2, np.sqrt(0.5)) + 1e-3
     # and every pixel centre within the line's half width is ink
     assert image[distance <= lw / 2 - 1e-3].all()
+
+
+@pytest.mark.parametrize("line_width", [1.0, 3.0])
+def test_negative_padding_crops_the_ink_exactly(line_width):
+    """Ink that would fall outside the image is cut off; nothing is moved onto the border."""
+    for drawing in random_walks(np.random.default_rng(6), 12):
+        image = render_one(drawing, size=48, line_width=line_width, padding=-6)
+        distance = distance_to_drawing(drawing, 48, line_width, padding=-6)
+        assert (distance[image == 1] <= max(line_width / 2, np.sqrt(0.5)) + 1e-3).all()
+        assert image[distance <= line_width / 2 - 1e-3].all()
+
+
+def test_images_over_4096_pixels_wide_stay_exact():
+    """Beyond 2**24 pixels per image the per-column work switches from float32 to float64."""
+    size, line_width = 4100, 3.0
+    image = render_one(square(), size=size, line_width=line_width, padding=50)
+    r0, r1, c0, c1 = ink_bbox(image)
+    assert (r0, c0) == (50, 50) and (r1, c1) == (size - 51, size - 51)
+    assert image[size // 2, 50:53].all() and not image[size // 2, 53:size - 53].any()
 
 
 # --------------------------------------------------------------------------- errors and display
