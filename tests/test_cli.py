@@ -131,3 +131,19 @@ def test_evaluate_prints_a_table_of_losses(trained, npz, capsys):
     table = {line.split()[0]: line.split()[1] for line in lines[2:]}
     assert set(table) == {"total", "l_r", "l_s", "l_p", "l_kl", "l_z", "l_a", "l_ae"}
     assert np.isfinite(float(table["total"]))
+
+
+@pytest.mark.parametrize(
+    "preset",
+    ["sketch_rnn", "sketch_rnn_unconditional", "conditional_sketch_rnn", "aisketcher_influence_only",
+     "aisketcher_autoencoder_only", "aisketcher", "sketch_pix2seq", "cnn_lstm_vae"],
+)
+def test_every_preset_trains_and_samples_from_the_command_line(preset, npz, tmp_path):
+    out = tmp_path / preset
+    extra = ["--set", "influence_size=6", "--set", "ae_z_size=4", "--set", "cnn_channels=2,2",
+             "--set", "cnn_strides=2,2", "--set", "ae_channels=2,2", "--set", "ae_strides=2,2"]
+    rc = main(["train", "--preset", preset, "--data", str(npz), "--steps", "2", "--out", str(out),
+               "--device", "cpu", "--quiet", *TINY, *extra])
+    assert rc == 0 and (out / "best.pt").is_file()
+    assert main(["sample", "--checkpoint", str(out / "best.pt"), "--n", "2", "--seed", "0",
+                 "--out", str(tmp_path / f"{preset}-samples")]) == 0
