@@ -39,6 +39,7 @@ __all__ = [
     "denormalize",
     "clamp_offsets",
     "rdp",
+    "rdp_indices",
     "simplify",
     "random_scale",
     "drop_points",
@@ -247,16 +248,26 @@ def clamp_offsets(strokes3: np.ndarray, limit: float = 1000.0) -> np.ndarray:
 
 
 def rdp(points: np.ndarray, epsilon: float) -> np.ndarray:
-    """Ramer-Douglas-Peucker simplification of one polyline ``(k, 2)``.
+    """The points :func:`rdp_indices` keeps (see there)."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return pts[rdp_indices(pts, epsilon)]
+
+
+def rdp_indices(points: np.ndarray, epsilon: float) -> np.ndarray:
+    """Indices of the points Ramer-Douglas-Peucker keeps in one polyline ``(k, 2)``.
 
     Keeps both end points and never adds a point; every removed point lies
-    within ``epsilon`` of the kept polyline segment that replaces it. Iterative
+    within ``epsilon`` of the line through the kept segment that replaces it.
+    The distance is to the infinite line, as in classic RDP and Google's
+    QuickDraw simplification (our raw -> simplified conversion reproduces
+    Google's files with it), so a stroke that doubles back along a straight
+    line can lose its tip. Iterative
     (no recursion limit), with the distances of each segment computed in numpy.
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     n = len(pts)
     if n < 3 or epsilon <= 0:
-        return pts.copy()
+        return np.arange(n)
     keep = np.zeros(n, dtype=bool)
     keep[0] = keep[-1] = True
     stack = [(0, n - 1)]
@@ -278,7 +289,7 @@ def rdp(points: np.ndarray, epsilon: float) -> np.ndarray:
             keep[m] = True
             stack.append((i, m))
             stack.append((m, j))
-    return pts[keep]
+    return np.flatnonzero(keep)
 
 
 def simplify(strokes3: np.ndarray, epsilon: float = 2.0) -> np.ndarray:
