@@ -1,36 +1,47 @@
-"""A FaceX-like face set: procedural stroke sketches of 7 facial expressions x 2 genders.
+r"""A FaceX-like face set: procedural stroke sketches of 7 facial expressions x 2 genders.
 
 AI-Sketcher (Cao et al. 2019) trains its face experiments on FaceX, sketches of
 facial expressions drawn by designers: eyebrows, eyes, nose and mouth, no
 outline of the head, seven emotions. Its stroke data cannot be had, so this
 module draws faces in the same style, one stroke at a time, the way a person
-would: each part is a few strokes placed and shaped by the emotion, with
-variation in shapes, sizes, positions, proportions, stroke order, per-point
-jitter and a slow wobble along every line.
+would. The part shapes follow rendered FaceX references:
 
-What each emotion changes (after the FaceX references):
+- eyes are one of three kinds whatever the emotion: a small filled dot, a ring
+  with a dot pupil, or an almond (an upper lid with a pupil under it);
+- noses are small: a ring, an open "c", a bulb with nostrils, a hook, a chevron;
+- the emotion lives mostly in the brows and the mouth:
 
-============ ============================= =========================== ==========================
-emotion      eyebrows                      eyes                        mouth
-============ ============================= =========================== ==========================
-anger        inner ends pulled down (V)    narrowed                    tight frown or bared teeth
-disgust      lowered, one side higher      squinted                    lopsided, one corner up
-fear         inner ends raised, wavy       wide, small pupils          open, wavy lips
-happiness    relaxed arches                normal or closed arcs       smile, often open
-sadness      inner ends raised             drooping upper lids         frown
-surprise     high round arches             wide open, round            round open "O"
-neutral      flat                          plain                       straight line
-============ ============================= =========================== ==========================
+============ ================================ ========================================
+emotion      eyebrows                         mouth
+============ ================================ ========================================
+anger        inner ends pulled down (V)       box of bared teeth, tight frown, bar
+disgust      lowered, one raised, often wavy  slanted line, smirk, frown
+fear         inner ends raised, wavy          stretched open mouth (bell), small "O"
+happiness    relaxed arches                   open "D" smile, smile arc
+sadness      inner ends raised (/ \)          small frown or closed mound
+surprise     high round arches                round open "O"
+neutral      flat                             straight line or bar
+============ ================================ ========================================
 
-Gender cues, as designers draw them in line art: female faces get eyelashes,
-thin arched single-stroke brows and a lower-lip line; male faces get heavier
-brows (drawn as two strokes), no lashes and a slightly wider nose.
+Gender cues, as designers draw line art: female faces get thinner, more
+arched brows (a narrow outline or a single stroke), usually eyelashes, and
+often full lips (a closed upper/lower lip contour with a cupid's bow); male
+faces get thick, straighter brows (a wide outline or two strokes), rarely
+lashes, single-line mouths and slightly bigger noses. Each cue is a
+probability, not a rule. FaceX brows are mostly outlined, so both genders
+mostly get outlined brows; the width tells them apart.
 
-The classes are learnable but not trivial: several emotions share part shapes
-(fear and surprise both open eyes and mouth; anger and disgust both lower the
-brows; sadness and neutral differ only slightly), and every shape parameter is
-drawn from overlapping ranges. ``docs/faces.md`` reports how well a simple
-classifier separates them.
+Every face also has an *intensity* (how far its brows and mouth move away from
+neutral), and every shape parameter is drawn from ranges that overlap between
+neighbouring emotions (fear and surprise both raise the brows and open the
+mouth; anger and disgust both lower the brows; a mild sadness is close to
+neutral). So the classes are learnable but not trivial; ``docs/faces.md``
+reports how well a simple classifier separates them.
+
+Variation that does not depend on the class: part sizes, positions and
+proportions, stroke order (brows or eyes first, left or right first, pairs by
+side), stroke direction, per-point jitter, a slow wobble along every stroke,
+and a small rotation and stretch of the whole face.
 
 Coordinates follow QuickDraw's simplified data: the drawing is aligned to the
 top-left corner, scaled so its longer side is 255, then simplified with RDP
@@ -40,246 +51,479 @@ prefix (per class) of ``generate_faces(100)``.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from sketchlib import strokes as S
 from sketchlib.datasets.base import Sketches, SketchSplits
 
-__all__ = ["EMOTIONS", "GENDERS", "CLASS_NAMES", "sample_face", "generate_faces", "load_faces"]
+__all__ = ["EMOTIONS", "GENDERS", "CLASS_NAMES", "MAX_POINTS", "sample_face", "generate_faces", "load_faces"]
 
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 GENDERS = ("female", "male")
 CLASS_NAMES = tuple(f"{e}-{g}" for e in EMOTIONS for g in GENDERS)
 
-# Per-emotion ranges (lo, hi) of the shape parameters, in face units (eye distance ~ 1).
-#   brow_tilt: inner end lower (+) or higher (-) than the outer end; brow_arch: upward bulge
-#   brow_lift: extra height of the brows over the eyes; eye_open: height / width of the eye
-#   mouth: which mouth shapes (with weights); mouth_curve: + smile / - frown; mouth_w: half-width
+#: no face has more points than this (RDP is repeated with a larger epsilon if needed)
+MAX_POINTS = 200
+
+# Face units: the eyes sit at (+-d, 0) with d about 0.47, y grows downwards.
+# Per emotion, at full intensity:
+#   brow_tilt: inner end lower (+) or higher (-) than the outer end
+#   brow_arch: upward bulge of the brow's middle; brow_lift: extra height above the eyes
+#   brow_wavy: probability of a wavy brow; eyes: weights of dot / ring / almond eyes
+#   eye_size: scale of the eyes; mouth: weights of the mouth shapes
 _SPEC = {
-    "anger": dict(brow_tilt=(0.10, 0.22), brow_arch=(-0.02, 0.04), brow_lift=(-0.06, 0.0), eye_open=(0.30, 0.55),
-                  mouth={"frown": 0.5, "teeth": 0.35, "line": 0.15}, mouth_curve=(-0.14, -0.04), mouth_w=(0.22, 0.36)),
-    "disgust": dict(brow_tilt=(0.0, 0.12), brow_arch=(0.0, 0.06), brow_lift=(-0.05, 0.02), eye_open=(0.25, 0.45),
-                    mouth={"lopsided": 0.55, "frown": 0.3, "teeth": 0.15}, mouth_curve=(-0.10, -0.02), mouth_w=(0.20, 0.32)),
-    "fear": dict(brow_tilt=(-0.16, -0.05), brow_arch=(0.02, 0.09), brow_lift=(0.04, 0.12), eye_open=(0.55, 0.90),
-                 mouth={"wavy_open": 0.45, "open": 0.35, "o": 0.2}, mouth_curve=(-0.06, 0.02), mouth_w=(0.22, 0.34)),
-    "happiness": dict(brow_tilt=(-0.04, 0.03), brow_arch=(0.07, 0.14), brow_lift=(0.0, 0.06), eye_open=(0.45, 0.70),
-                      mouth={"smile": 0.6, "open_smile": 0.4}, mouth_curve=(0.10, 0.22), mouth_w=(0.24, 0.38)),
-    "sadness": dict(brow_tilt=(-0.12, -0.02), brow_arch=(0.01, 0.07), brow_lift=(0.0, 0.06), eye_open=(0.35, 0.55),
-                    mouth={"frown": 0.7, "line": 0.3}, mouth_curve=(-0.14, -0.05), mouth_w=(0.18, 0.30)),
-    "surprise": dict(brow_tilt=(-0.05, 0.03), brow_arch=(0.12, 0.20), brow_lift=(0.10, 0.18), eye_open=(0.65, 1.00),
-                     mouth={"o": 0.6, "open": 0.4}, mouth_curve=(-0.02, 0.04), mouth_w=(0.12, 0.22)),
-    "neutral": dict(brow_tilt=(-0.03, 0.04), brow_arch=(0.0, 0.06), brow_lift=(0.0, 0.05), eye_open=(0.40, 0.60),
-                    mouth={"line": 0.6, "smile": 0.2, "frown": 0.2}, mouth_curve=(-0.03, 0.03), mouth_w=(0.18, 0.30)),
+    "anger": dict(brow_tilt=(0.16, 0.28), brow_arch=(-0.02, 0.03), brow_lift=(-0.07, -0.02), brow_wavy=0.1,
+                  eyes=(0.15, 0.35, 0.5), eye_size=(0.85, 1.05),
+                  mouth={"teeth": 0.65, "frown": 0.1, "bell": 0.15, "bar": 0.1}),
+    "disgust": dict(brow_tilt=(0.04, 0.14), brow_arch=(0.0, 0.04), brow_lift=(-0.05, 0.0), brow_wavy=0.45,
+                    eyes=(0.55, 0.25, 0.2), eye_size=(0.85, 1.05),
+                    mouth={"slant": 0.7, "smirk": 0.15, "frown": 0.05, "teeth": 0.1}),
+    "fear": dict(brow_tilt=(-0.18, -0.08), brow_arch=(0.01, 0.06), brow_lift=(0.03, 0.09), brow_wavy=0.6,
+                 eyes=(0.55, 0.15, 0.3), eye_size=(0.95, 1.2),
+                 mouth={"bell": 0.7, "o": 0.1, "teeth": 0.1, "frown": 0.1}),
+    "happiness": dict(brow_tilt=(-0.03, 0.03), brow_arch=(0.07, 0.13), brow_lift=(0.0, 0.05), brow_wavy=0.0,
+                      eyes=(0.3, 0.5, 0.2), eye_size=(0.9, 1.1),
+                      mouth={"dsmile": 0.7, "smile": 0.3}),
+    "sadness": dict(brow_tilt=(-0.28, -0.14), brow_arch=(-0.04, 0.01), brow_lift=(0.0, 0.04), brow_wavy=0.05,
+                    eyes=(0.35, 0.2, 0.45), eye_size=(0.85, 1.05),
+                    mouth={"mound": 0.4, "frown": 0.45, "line": 0.15}),
+    "surprise": dict(brow_tilt=(-0.03, 0.02), brow_arch=(0.12, 0.20), brow_lift=(0.07, 0.14), brow_wavy=0.0,
+                     eyes=(0.3, 0.45, 0.25), eye_size=(1.0, 1.25),
+                     mouth={"o": 0.85, "bell": 0.15}),
+    "neutral": dict(brow_tilt=(-0.02, 0.02), brow_arch=(0.0, 0.04), brow_lift=(0.0, 0.04), brow_wavy=0.0,
+                    eyes=(0.3, 0.4, 0.3), eye_size=(0.9, 1.05),
+                    mouth={"line": 0.5, "bar": 0.4, "smile": 0.05, "frown": 0.05}),
 }
+_NEUTRAL_BROW = dict(brow_tilt=0.0, brow_arch=0.02, brow_lift=0.02)
+# how much a mouth bends (+ smile, - frown) at full intensity
+_MOUTH_CURVE = {"smile": (0.06, 0.12), "frown": (-0.10, -0.05), "line": (-0.015, 0.015), "bar": (-0.01, 0.01)}
 
 
-# --------------------------------------------------------------------------- drawing primitives
+# --------------------------------------------------------------------------- primitives
 
 
 def _bezier(p0, p1, p2, n: int = 16) -> np.ndarray:
-    """Quadratic Bezier curve from ``p0`` to ``p2`` pulled towards ``p1``."""
+    """Quadratic Bezier curve from ``p0`` to ``p2`` pulled towards ``p1``: ``(n, 2)``."""
     t = np.linspace(0.0, 1.0, n)[:, None]
     p0, p1, p2 = (np.asarray(p, dtype=float) for p in (p0, p1, p2))
     return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
 
 
-def _ellipse(cx, cy, rx, ry, start=0.0, end=2 * np.pi, n: int = 24) -> np.ndarray:
-    a = np.linspace(start, end, n)
+def _arc(p0, p2, bulge: float, n: int = 16) -> np.ndarray:
+    """A curve from ``p0`` to ``p2`` whose middle sits ``bulge`` above the chord (y up is negative)."""
+    p0, p2 = np.asarray(p0, dtype=float), np.asarray(p2, dtype=float)
+    return _bezier(p0, (p0 + p2) / 2 + [0.0, -2.0 * bulge], p2, n)
+
+
+def _ellipse(cx, cy, rx, ry, start: float = 0.0, sweep: float = 2 * np.pi, n: int = 24) -> np.ndarray:
+    a = start + np.linspace(0.0, sweep, n)
     return np.column_stack([cx + rx * np.cos(a), cy + ry * np.sin(a)])
 
 
-def _wavy(p0, p1, waves: float, amp: float, n: int = 24) -> np.ndarray:
-    t = np.linspace(0.0, 1.0, n)
-    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
-    line = p0 + t[:, None] * (p1 - p0)
-    d = p1 - p0
+def _dot(rng, cx, cy, r) -> np.ndarray:
+    """A small filled dot as people draw one: a tight spiral of one and a half turns."""
+    turns = rng.uniform(1.3, 2.0)
+    a = rng.uniform(0, 2 * np.pi) + np.linspace(0, 2 * np.pi * turns, 14) * rng.choice([-1, 1])
+    radius = r * np.linspace(1.0, 0.25, 14)
+    return np.column_stack([cx + radius * np.cos(a), cy + radius * np.sin(a)])
+
+
+def _wave(line: np.ndarray, waves: float, amp: float, rng) -> np.ndarray:
+    """Bend a polyline with ``waves`` sine periods of amplitude ``amp`` across its direction."""
+    d = line[-1] - line[0]
     normal = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)
-    return line + normal * (amp * np.sin(2 * np.pi * waves * t))[:, None]
+    t = np.linspace(0.0, 1.0, len(line))
+    return line + normal * (amp * np.sin(2 * np.pi * waves * t + rng.uniform(-0.4, 0.4)))[:, None]
 
 
-def _u(rng, lo_hi) -> float:
-    return float(rng.uniform(*lo_hi))
+def _choose(rng, weights: dict[str, float]) -> str:
+    names = list(weights)
+    p = np.array([weights[k] for k in names], dtype=float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def _toward(neutral: float, value: float, intensity: float) -> float:
+    return neutral + intensity * (value - neutral)
 
 
 # --------------------------------------------------------------------------- parts
 
 
-def _brow(rng, spec, side: int, eye_x: float, eye_y: float, male: bool, emotion: str) -> list[np.ndarray]:
-    """One eyebrow; ``side`` -1 for the face's left (image left), +1 for the right."""
-    length = rng.uniform(0.30, 0.42) * (1.1 if male else 1.0)
-    y = eye_y - rng.uniform(0.26, 0.34) - _u(rng, spec["brow_lift"])
-    tilt, arch = _u(rng, spec["brow_tilt"]), _u(rng, spec["brow_arch"])
-    if emotion == "disgust" and side == 1:
-        tilt -= rng.uniform(0.04, 0.10)  # one brow raised
-    inner = np.array([eye_x - side * length * 0.45, y + tilt])
-    outer = np.array([eye_x + side * length * 0.55, y - tilt * 0.3])
-    mid = (inner + outer) / 2 + np.array([0.0, -arch * 2])
-    if emotion == "fear" and rng.random() < 0.5:
-        line = _wavy(inner, outer, 1.0, 0.02, 16) + np.array([0, -arch]) * np.sin(np.linspace(0, np.pi, 16))[:, None]
-    else:
-        line = _bezier(inner, mid, outer, 14)
-    if not male:
-        return [line]
-    # heavier male brow: a second, roughly parallel stroke under the first (sometimes closed)
-    thick = rng.uniform(0.035, 0.06)
-    lower = _bezier(inner + [0, thick], mid + [0, thick * 0.6], outer + [0, thick * 0.7], 12)[::-1]
-    if rng.random() < 0.5:
-        return [np.concatenate([line, lower[:1] * 0 + outer + [0, thick * 0.7], lower])]
-    return [line, lower[::-1]]
+def _brow(rng, side: int, eye_x: float, eye_y: float, shape: dict, male: bool) -> list[np.ndarray]:
+    """One eyebrow; ``side`` -1 for the image's left, +1 for its right."""
+    length = rng.uniform(0.52, 0.64) * (1.04 if male else 0.96)
+    cx = eye_x + side * rng.uniform(-0.03, 0.04)
+    y = eye_y - rng.uniform(0.30, 0.38) - shape["lift"] + rng.normal(0, 0.008)
+    tilt = shape["tilt"] + rng.normal(0, 0.015)
+    inner = np.array([cx - side * length * 0.5, y + 0.6 * tilt])
+    outer = np.array([cx + side * length * 0.5, y - 0.4 * tilt])
+    arch = shape["arch"] * (0.65 if male else 1.0) + (0.0 if male else rng.uniform(0.005, 0.03))
+    top = _arc(inner, outer, arch, 14)
+    if shape["wavy"]:
+        top = _wave(top, rng.uniform(1.5, 2.5), rng.uniform(0.012, 0.022), rng)
+    style = _choose(rng, {"line": 0.1, "outline": 0.65, "double": 0.25} if male else {"line": 0.3, "outline": 0.6, "double": 0.1})
+    thick = rng.uniform(0.07, 0.11) if male else rng.uniform(0.04, 0.06)
+    if style == "line":
+        return [top]
+    # the lower edge: thick at the inner end, thin at the outer end
+    taper = np.linspace(1.0, rng.uniform(0.2, 0.5), len(top))[:, None]
+    lower = top + np.array([0.0, thick]) * taper
+    if style == "double":
+        return [top, lower]
+    return [np.concatenate([top, lower[::-1], top[:1]])]
 
 
-def _eye(rng, spec, side: int, x: float, y: float, male: bool, emotion: str) -> list[np.ndarray]:
-    w = rng.uniform(0.19, 0.26)
-    openness = _u(rng, spec["eye_open"])
-    h = w * openness
+def _eye(rng, side: int, x: float, y: float, kind: str, size: float, emotion: str, male: bool) -> list[np.ndarray]:
+    """One eye of ``kind`` dot / ring / almond, with eyelashes on most female faces."""
     parts: list[np.ndarray] = []
-    if emotion == "happiness" and rng.random() < 0.45:
-        # closed, smiling eye: an upward arc
-        parts.append(_bezier([x - w, y + h * 0.3], [x, y - h * 1.6], [x + w, y + h * 0.3], 12))
-    else:
+    lashes = rng.random() < (0.06 if male else 0.75)
+    if kind == "dot":
+        r = rng.uniform(0.045, 0.06) * size
+        parts.append(_dot(rng, x, y, r))
+        if lashes and rng.random() < 0.6:  # a lash line over a dot eye
+            w = rng.uniform(0.09, 0.12) * size
+            lid = _arc([x - w, y - 0.04], [x + w, y - 0.04], rng.uniform(0.02, 0.035), 8)
+            parts.append(lid)
+            edge, out = (lid[-1], 1.0) if side > 0 else (lid[0], -1.0)
+            for k in range(int(rng.integers(2, 4))):
+                base = edge + [-out * 0.03 * k, -0.008 * k]
+                parts.append(np.stack([base, base + [out * 0.035, -0.04]]))
+        return parts
+    if kind == "ring":
+        r = rng.uniform(0.15, 0.20) * size
+        ry = r * rng.uniform(0.85, 1.05)
         start = rng.uniform(0, 2 * np.pi)
-        parts.append(_ellipse(x, y, w, h, start, start + 2 * np.pi * rng.uniform(0.95, 1.05), 22))
-        if emotion == "sadness":
-            # drooping upper lid: a line sloping down towards the outer corner
-            parts.append(_bezier([x - side * w * 0.9, y - h * 1.2], [x, y - h * 1.4], [x + side * w * 1.1, y - h * 0.4], 8))
-        pupil_r = w * (0.18 if emotion == "fear" else rng.uniform(0.25, 0.4))
-        if rng.random() < 0.85:
-            parts.append(_ellipse(x + rng.normal(0, w * 0.1), y + rng.normal(0, h * 0.1), pupil_r, pupil_r * 0.9, 0, 2 * np.pi, 10))
-    if not male:
-        # eyelashes: two or three short ticks on the outer upper edge
+        parts.append(_ellipse(x, y, r, ry, start, rng.choice([-1, 1]) * 2 * np.pi * rng.uniform(1.0, 1.08), 24))
+        parts.append(_dot(rng, x + rng.normal(0, 0.25 * r), y + rng.normal(0, 0.15 * r), rng.uniform(0.04, 0.055)))
+        if lashes:
+            for k in range(int(rng.integers(2, 4))):
+                a = -np.pi / 2 + side * (0.55 + 0.35 * k)
+                base = np.array([x + r * np.cos(a), y + ry * np.sin(a)])
+                parts.append(np.stack([base, base + 0.05 * np.array([np.cos(a), np.sin(a)])]))
+        return parts
+    # almond: an upper lid over a dot pupil; the lid's slant carries the emotion
+    w = rng.uniform(0.16, 0.22) * size
+    h = rng.uniform(0.05, 0.08) * size
+    slant = {"anger": 0.05, "sadness": -0.05, "disgust": 0.02}.get(emotion, 0.0) * rng.uniform(0.5, 1.2)
+    inner = np.array([x - side * w, y + slant])  # slant > 0: inner corner lower (a glare)
+    outer = np.array([x + side * w, y - slant])
+    lid = _arc(inner, outer, h, 12)
+    parts.append(lid)
+    parts.append(_dot(rng, x + rng.normal(0, 0.02), y + h * 0.2, rng.uniform(0.035, 0.05)))
+    if rng.random() < 0.35:
+        parts.append(_arc(inner + [side * w * 0.3, 0.03], outer + [-side * w * 0.2, 0.03], -h * 0.5, 8))  # lower lid
+    if lashes:
         for k in range(int(rng.integers(2, 4))):
-            a = np.pi * (1.25 + 0.18 * k) if side < 0 else np.pi * (1.75 - 0.18 * k)
-            base = np.array([x + w * np.cos(a), y + h * np.sin(a)])
-            tip = base + np.array([np.cos(a), np.sin(a)]) * rng.uniform(0.05, 0.08)
-            parts.append(np.stack([base, tip]))
+            base = lid[-1 - 2 * k]
+            parts.append(np.stack([base, base + [side * 0.035, -0.04]]))
     return parts
 
 
-def _nose(rng, y: float, male: bool) -> list[np.ndarray]:
-    w = rng.uniform(0.06, 0.11) * (1.15 if male else 1.0)
-    kind = rng.choice(["hook", "u", "ell"])
-    top = y - rng.uniform(0.18, 0.28)
-    if kind == "u":
-        return [_bezier([-w, y - 0.02], [0, y + w * 1.6], [w, y - 0.02], 10)]
+def _nose(rng, y: float, emotion: str, male: bool) -> list[np.ndarray]:
+    s = rng.uniform(1.2, 1.7) * (1.15 if male else 1.0)
+    x = rng.normal(0, 0.02)
+    weights = {"ring": 0.15, "c": 0.2, "bulb": 0.25, "hook": 0.2, "chevron": 0.1, "none": 0.05, "squiggle": 0.05}
+    if emotion == "disgust":
+        weights["squiggle"] = 0.35  # the wrinkled nose of disgust
+    kind = _choose(rng, weights)
+    if kind == "none":
+        return []
+    if kind == "ring":
+        r = 0.045 * s
+        return [_ellipse(x, y, r, r * rng.uniform(0.8, 1.1), rng.uniform(0, 2 * np.pi), 2 * np.pi * 1.03, 12)]
+    if kind == "c":
+        r = 0.05 * s
+        opening = rng.choice([0.0, np.pi / 2])  # open to the right or downwards
+        return [_ellipse(x, y, r, r, opening + 0.8, 2 * np.pi - 1.6, 10)]
+    if kind == "bulb":
+        w, h = 0.07 * s, 0.09 * s
+        left = _ellipse(x - w, y, 0.03 * s, 0.03 * s, -np.pi / 2, -np.pi, 6)
+        bottom = _bezier([x - w, y + 0.03 * s], [x, y + h], [x + w, y + 0.03 * s], 10)
+        right = _ellipse(x + w, y, 0.03 * s, 0.03 * s, np.pi / 2, -np.pi, 6)
+        return [np.concatenate([[[x - 0.02 * s, y - h]], left, bottom, right, [[x + 0.02 * s, y - h]]])]
     if kind == "hook":
-        return [np.concatenate([_bezier([0.0, top], [w * 0.6, y - 0.05], [w, y], 8), _bezier([w, y], [0, y + w], [-w * 0.8, y - 0.01], 8)[1:]])]
-    return [np.array([[0.02, top], [-w * 0.3, y], [w, y]])]
+        d = rng.choice([-1, 1])
+        top = y - rng.uniform(0.28, 0.40)
+        stem = _bezier([x, top], [x - d * 0.02, (top + y) / 2], [x - d * 0.015, y], 8)
+        hook = _bezier([x - d * 0.015, y], [x - d * 0.01, y + 0.06 * s], [x + d * 0.06 * s, y + 0.03], 8)
+        return [np.concatenate([stem, hook[1:]])]
+    if kind == "chevron":
+        w = 0.05 * s
+        return [np.array([[x - w, y + 0.03], [x, y - 0.03 * s], [x + w, y + 0.03]])]
+    # squiggle: an S down the nose
+    return [_wave(np.linspace([x, y - 0.2 * s], [x, y + 0.04], 14), rng.uniform(1.0, 1.6), 0.03 * s, rng)]
 
 
-def _mouth(rng, spec, y: float, male: bool, emotion: str) -> list[np.ndarray]:
-    kinds = list(spec["mouth"])
-    kind = kinds[rng.choice(len(kinds), p=np.array(list(spec["mouth"].values())))]
-    w = _u(rng, spec["mouth_w"])
-    curve = _u(rng, spec["mouth_curve"])
-    L, R = np.array([-w, y]), np.array([w, y])
-    parts: list[np.ndarray] = []
-    if kind in ("smile", "frown", "line"):
-        parts.append(_bezier(L - [0, curve * 0.5], [0, y + curve * 1.5], R - [0, curve * 0.5], 14))
-        if not male and kind != "line" and rng.random() < 0.6:
-            parts.append(_bezier([-w * 0.5, y + curve + 0.06], [0, y + curve + 0.11], [w * 0.5, y + curve + 0.06], 8))
-    elif kind == "open_smile":
-        upper = _bezier(L, [0, y + curve * 0.4], R, 12)
-        lower = _bezier(R, [0, y + curve * 2.2 + 0.1], L, 14)
-        parts.append(np.concatenate([upper, lower[1:]]))
-        if rng.random() < 0.5:
-            parts.append(_bezier(L * [0.8, 1] + [0, 0.03], [0, y + curve * 0.7 + 0.03], R * [0.8, 1] + [0, 0.03], 8))
-    elif kind == "teeth":
-        h = rng.uniform(0.08, 0.14)
-        box = np.array([[-w, y], [w, y + curve * 0.3], [w * 0.9, y + h], [-w * 0.9, y + h + curve * 0.3], [-w, y]])
-        parts.append(box)
-        parts.append(np.array([[-w * 0.9, y + h / 2], [w * 0.9, y + h / 2]]))
-    elif kind == "o":
-        h = w * rng.uniform(0.9, 1.5)
-        start = rng.uniform(0, 2 * np.pi)
-        parts.append(_ellipse(0, y + h * 0.2, w, h, start, start + 2 * np.pi, 20))
-    elif kind == "open":
-        h = rng.uniform(0.10, 0.18)
-        parts.append(_ellipse(0, y + h * 0.3, w, h, 0, 2 * np.pi, 20))
-    elif kind == "wavy_open":
-        h = rng.uniform(0.08, 0.14)
-        parts.append(_wavy(L, R, 2.0, 0.025, 20))
-        parts.append(_wavy(R + [0, h], L + [0, h], 1.5, 0.02, 18))
-    elif kind == "lopsided":
-        lift = rng.uniform(0.05, 0.12) * rng.choice([-1, 1])
-        parts.append(_wavy(L + [0, lift], R - [0, lift], rng.uniform(0.8, 1.4), 0.02, 16))
-        if rng.random() < 0.5:
-            parts.append(_bezier(R - [w * 0.3, lift + 0.05], R - [0, lift + 0.08], R - [-0.03, lift], 6))
+def _lips(rng, w: float, y: float, curve: float) -> list[np.ndarray]:
+    """Full lips: an upper contour with a cupid's bow and a lower contour, one closed stroke."""
+    L, R = np.array([-w, y - curve]), np.array([w, y - curve])
+    dip = rng.uniform(0.01, 0.02)
+    top_h = rng.uniform(0.03, 0.05)
+    upper = np.concatenate([
+        _bezier(L, [-w * 0.5, y - top_h - curve * 0.3], [0, y - dip - curve * 0.2], 7),
+        _bezier([0, y - dip - curve * 0.2], [w * 0.5, y - top_h - curve * 0.3], R, 7)[1:],
+    ])
+    lower = _bezier(R, [0, y + curve + rng.uniform(0.08, 0.12)], L, 12)
+    parts = [np.concatenate([upper, lower[1:]])]
+    if rng.random() < 0.6:  # the line between the lips
+        parts.append(_bezier(L * [0.9, 1], [0, y + curve * 1.2], R * [0.9, 1], 8))
     return parts
+
+
+def _mouth(rng, y: float, kind: str, intensity: float, emotion: str, male: bool) -> list[np.ndarray]:
+    w = rng.uniform(0.24, 0.32)
+    x = rng.normal(0, 0.02)
+    parts: list[np.ndarray] = []
+    if kind in _MOUTH_CURVE:
+        curve = _toward(0.0, rng.uniform(*_MOUTH_CURVE[kind]), intensity)
+        if emotion in ("sadness", "neutral", "disgust"):
+            w *= 0.8
+        if not male and rng.random() < 0.55:
+            return [p + [x, 0.0] for p in _lips(rng, w, y, curve)]
+        if kind == "bar":
+            line = _arc([x - w, y], [x + w, y], -curve, 10)
+            thick = rng.uniform(0.025, 0.05)
+            parts.append(np.concatenate([line, line[::-1] + [0.0, thick], line[:1]]))
+        else:
+            parts.append(_arc([x - w, y - curve], [x + w, y - curve], -curve, 14))
+        if emotion == "fear" and kind == "frown":
+            parts[0] = _wave(parts[0], 2.0, 0.015, rng)
+        if rng.random() < 0.3:  # the lower lip, a short line under the mouth
+            lw = w * rng.uniform(0.4, 0.6)
+            parts.append(_arc([x - lw, y + 0.06 + abs(curve)], [x + lw, y + 0.06 + abs(curve)], -0.01, 6))
+        return parts
+    if kind == "mound":  # sadness: a small closed frown, like a pressed lip
+        w *= 0.8
+        h = _toward(0.02, rng.uniform(0.05, 0.08), intensity)
+        top = _arc([x - w, y + h * 0.5], [x + w, y + h * 0.5], h, 12)
+        parts.append(np.concatenate([top, top[:1]]))
+        if rng.random() < 0.4:
+            parts.append(_arc([x - w * 1.2, y + h + 0.05], [x + w * 1.2, y + h + 0.05], -0.015, 6))
+        return parts
+    if kind == "slant":  # disgust: a lopsided line, one corner pulled down
+        w *= 0.85
+        drop = _toward(0.0, rng.uniform(0.06, 0.13), intensity) * (1 if rng.random() < 0.85 else -1)  # mostly falling to the right
+        line = np.linspace([x - w, y - drop], [x + w, y + drop], 12)
+        if rng.random() < 0.5:
+            line = _wave(line, rng.uniform(0.8, 1.5), 0.015, rng)
+        return [line]
+    if kind == "smirk":  # disgust: one corner up, a curl at the other end
+        d = rng.choice([-1, 1])
+        lift = _toward(0.0, rng.uniform(0.04, 0.08), intensity)
+        line = _bezier([x - d * w, y], [x, y + 0.02], [x + d * w, y - lift], 12)
+        parts.append(line)
+        if rng.random() < 0.5:
+            parts.append(_bezier([x + d * w * 0.7, y + 0.03], [x + d * w, y + 0.05], [x + d * w * 1.15, y - lift + 0.01], 5))
+        return parts
+    if kind == "teeth":  # anger: a wide box of bared teeth
+        w *= 1.12
+        h = _toward(0.1, rng.uniform(0.2, 0.3), intensity)
+        sag = rng.uniform(0.0, 0.04)
+        top = _arc([x - w, y + sag], [x + w, y + sag], sag, 10)
+        bottom = _arc([x + w * 0.9, y + h], [x - w * 0.9, y + h], rng.uniform(-0.01, 0.02), 10)
+        parts.append(np.concatenate([top, bottom, top[:1]]))
+        rows = (0.5,) if rng.random() < 0.6 else (0.38, 0.68)  # one or two rows of teeth
+        for r in rows:
+            parts.append(np.linspace([x - w * 0.9, y + h * r + sag * 0.5], [x + w * 0.9, y + h * r + sag * 0.5], 6))
+        for k in range(int(rng.integers(1, 5))):
+            tx = x + w * rng.uniform(-0.7, 0.7)
+            parts.append(np.array([[tx, y + sag * 0.8], [tx, y + h * 0.95]]))
+        return parts
+    if kind == "bell":  # fear: a stretched open mouth, rounded on top, corners pulled down
+        w *= 1.05
+        h = _toward(0.1, rng.uniform(0.17, 0.26), intensity)
+        L, R = np.array([x - w, y + h]), np.array([x + w, y + h])
+        top = _ellipse(x, y + h, w, h * rng.uniform(0.9, 1.2), np.pi, np.pi, 16)  # over the top, left to right
+        bottom = _arc(R, L, rng.uniform(-0.03, 0.01), 8)
+        parts.append(np.concatenate([top, bottom[1:]]))
+        if rng.random() < 0.7:  # the upper teeth / inner lip
+            parts.append(_arc([x - w * 0.55, y + h * 0.55], [x + w * 0.55, y + h * 0.55], h * 0.25, 8))
+        if emotion == "fear" and rng.random() < 0.4:
+            parts[0] = _wave(parts[0], 3.0, 0.008, rng)
+        return parts
+    if kind == "o":  # surprise: a round open mouth
+        rx = rng.uniform(0.13, 0.18) * (1.0 if emotion == "surprise" else 0.8)
+        ry = rx * _toward(1.0, rng.uniform(1.1, 1.5), intensity)
+        start = rng.uniform(0, 2 * np.pi)
+        parts.append(_ellipse(x, y + ry * 0.4, rx, ry, start, rng.choice([-1, 1]) * 2 * np.pi * 1.04, 20))
+        return parts
+    if kind == "dsmile":  # happiness: an open "D" smile, often with the teeth line
+        w *= 1.05
+        depth = _toward(0.08, rng.uniform(0.15, 0.22), intensity)
+        L, R = np.array([x - w, y]), np.array([x + w, y])
+        top = _arc(L, R, -rng.uniform(0.0, 0.03), 8)
+        bottom = _bezier(R, [x, y + 2 * depth], L, 14)
+        parts.append(np.concatenate([top, bottom[1:]]))
+        if rng.random() < 0.6:
+            parts.append(_arc([x - w * 0.8, y + 0.03], [x + w * 0.8, y + 0.03], -0.025, 8))
+        return parts
+    raise AssertionError(f"unknown mouth kind {kind}")
 
 
 # --------------------------------------------------------------------------- one face
 
 
 def _roughen(line: np.ndarray, rng, jitter: float, wobble: float) -> np.ndarray:
-    """Per-point jitter plus a slow wobble along the stroke (a hand is not a ruler)."""
-    n = len(line)
-    t = np.linspace(0, 1, n)[:, None]
+    """Per-point jitter plus a slow wobble along the stroke (a hand is not a ruler).
+
+    The wobble is two low-frequency sines of the arc length in x and y; it is
+    scaled down on small strokes so that dots and ticks keep their shape.
+    """
+    seg = np.hypot(*np.diff(line, axis=0).T)
+    u = np.concatenate([[0.0], np.cumsum(seg)])
+    size = float(np.ptp(line, axis=0).max()) if len(line) > 1 else 0.0
+    amp = min(wobble, 0.08 * size)
+    freq = rng.uniform(1.0, 3.0, size=(2, 2))
     phase = rng.uniform(0, 2 * np.pi, size=(2, 2))
-    slow = wobble * (np.sin(2 * np.pi * t * rng.uniform(0.5, 1.5) + phase[0]) +
-                     0.5 * np.sin(2 * np.pi * t * rng.uniform(1.5, 3.0) + phase[1]))
-    return line + slow + rng.normal(0, jitter, size=line.shape)
+    slow = np.stack(
+        [amp * (np.sin(freq[0, c] * 2 * np.pi * u + phase[0, c]) + 0.5 * np.sin(freq[1, c] * 5 * np.pi * u + phase[1, c]))
+         for c in range(2)],
+        axis=1,
+    )
+    return line + slow + rng.normal(0, min(jitter, 0.05 * size + 1e-4), size=line.shape)
+
+
+def _order(rng, parts: dict[str, list[list[np.ndarray]]]) -> list[np.ndarray]:
+    """Arrange the parts in one of the orders people draw faces in."""
+    r = rng.random()
+    if r < 0.5:
+        groups = ["brows", "eyes", "nose", "mouth"]
+    elif r < 0.75:
+        groups = ["eyes", "brows", "nose", "mouth"]
+    elif r < 0.9:
+        groups = ["sides", "nose", "mouth"]  # one side's brow and eye, then the other's
+    else:
+        groups = list(rng.permutation(["brows", "eyes", "nose", "mouth"]))
+    right_first = rng.random() < 0.3
+    lines: list[np.ndarray] = []
+    for g in groups:
+        if g == "sides":
+            pieces = [parts["brows"][s] + parts["eyes"][s] if rng.random() < 0.7 else parts["eyes"][s] + parts["brows"][s]
+                      for s in (0, 1)]
+        else:
+            pieces = parts[g]
+        if right_first and len(pieces) == 2:
+            pieces = pieces[::-1]
+        for piece in pieces:
+            lines.extend(ln[::-1] if rng.random() < 0.2 else ln for ln in piece)
+    return lines
+
+
+def _fit_box(lines: list[np.ndarray], size: float = 255.0) -> list[np.ndarray]:
+    """Shift and scale polylines so the top-left is at 0 and the longer side is ``size``."""
+    pts = np.concatenate(lines)
+    lo, extent = pts.min(axis=0), float(np.ptp(pts, axis=0).max())
+    return [(ln - lo) * (size / extent) for ln in lines]
 
 
 def sample_face(emotion: str, gender: str, rng: np.random.Generator) -> np.ndarray:
-    """One face as stroke-3 in QuickDraw's scale (0-255, RDP epsilon 2)."""
+    """One face as stroke-3 ``(N, 3)`` float32 in QuickDraw's scale (0-255, RDP epsilon 2)."""
     if emotion not in EMOTIONS:
         raise ValueError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
     if gender not in GENDERS:
         raise ValueError(f"unknown gender {gender!r}; choose one of {', '.join(GENDERS)}")
     spec, male = _SPEC[emotion], gender == "male"
-    eye_dx = rng.uniform(0.40, 0.50)
-    eye_y = rng.uniform(-0.05, 0.05)
-    nose_y = eye_y + rng.uniform(0.42, 0.58)
-    mouth_y = nose_y + rng.uniform(0.30, 0.42)
-    groups = {
-        "brows": [_brow(rng, spec, s, s * eye_dx, eye_y, male, emotion) for s in (-1, 1)],
-        "eyes": [_eye(rng, spec, s, s * eye_dx, eye_y, male, emotion) for s in (-1, 1)],
-        "nose": [_nose(rng, nose_y, male)],
-        "mouth": [_mouth(rng, spec, mouth_y, male, emotion)],
+    intensity = rng.uniform(0.45, 1.0)
+
+    eye_dx = rng.uniform(0.42, 0.52)
+    eye_y = rng.normal(0, 0.02)
+    nose_y = eye_y + rng.uniform(0.38, 0.48)
+    mouth_y = nose_y + rng.uniform(0.34, 0.44)
+
+    brow_shape = {
+        key: _toward(_NEUTRAL_BROW[f"brow_{key}"], rng.uniform(*spec[f"brow_{key}"]), intensity)
+        for key in ("tilt", "arch", "lift")
     }
-    # stroke order: usually top to bottom, sometimes eyes before brows, sometimes any order;
-    # the right side first now and then
-    r = rng.random()
-    order = ["brows", "eyes", "nose", "mouth"] if r < 0.6 else ["eyes", "brows", "nose", "mouth"] if r < 0.85 else list(rng.permutation(["brows", "eyes", "nose", "mouth"]))
-    lines = []
-    for name in order:
-        sides = groups[name]
-        if len(sides) == 2 and rng.random() < 0.3:
-            sides = sides[::-1]
-        for part in sides:
-            lines.extend(part)
-    # the whole face: small rotation, anisotropic scale, then jitter and wobble in face units
-    angle = rng.normal(0, 0.05)
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    stretch = np.array([rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1)])
-    lines = [_roughen((ln @ rot.T) * stretch, rng, jitter=0.004, wobble=0.006) for ln in lines]
-    # QuickDraw's simplified scale: top-left at 0, longer side 255, then RDP epsilon 2
-    pts = np.concatenate(lines)
-    lo, extent = pts.min(axis=0), float((pts.max(axis=0) - pts.min(axis=0)).max())
-    lines = [S.rdp((ln - lo) * (255.0 / extent), 2.0) for ln in lines]
-    return S.polylines_to_stroke3(lines)
+    wavy = rng.random() < spec["brow_wavy"]
+    brows = []
+    for side in (-1, 1):
+        shape = dict(brow_shape, wavy=wavy)
+        if emotion == "disgust" and side == (1 if rng.random() < 0.5 else -1):
+            shape["tilt"] -= rng.uniform(0.03, 0.08)  # one brow raised
+            shape["lift"] += rng.uniform(0.0, 0.04)
+        brows.append(_brow(rng, side, side * eye_dx, eye_y, shape, male))
+
+    eye_kind = ("dot", "ring", "almond")[int(rng.choice(3, p=np.array(spec["eyes"]) / sum(spec["eyes"])))]
+    if emotion == "happiness" and rng.random() < 0.1:
+        eye_kind = "closed"
+    eye_size = rng.uniform(*spec["eye_size"])
+    eyes = []
+    for side in (-1, 1):
+        ex, ey = side * eye_dx + rng.normal(0, 0.01), eye_y + rng.normal(0, 0.01)
+        if eye_kind == "closed":  # happy, closed eyes: an upward arc
+            w = rng.uniform(0.12, 0.17)
+            eyes.append([_arc([ex - w, ey + 0.02], [ex + w, ey + 0.02], rng.uniform(0.04, 0.07), 10)])
+        else:
+            eyes.append(_eye(rng, side, ex, ey, eye_kind, eye_size, emotion, male))
+
+    mouth_kind = _choose(rng, spec["mouth"])
+    parts = {
+        "brows": brows,
+        "eyes": eyes,
+        "nose": [_nose(rng, nose_y, emotion, male)],
+        "mouth": [_mouth(rng, mouth_y, mouth_kind, intensity, emotion, male)],
+    }
+    lines = _order(rng, parts)
+
+    # the whole face: a small rotation, stretch and shear, then jitter and wobble in face units
+    angle = rng.normal(0, 0.025)
+    c, s = np.cos(angle), np.sin(angle)
+    affine = np.array([[c, -s], [s, c]]) @ np.array([[rng.uniform(0.92, 1.08), rng.normal(0, 0.03)],
+                                                      [0.0, rng.uniform(0.9, 1.1)]])
+    lines = [_roughen(ln @ affine.T, rng, jitter=0.003, wobble=0.008) for ln in lines]
+
+    # QuickDraw's simplified scale: top-left at 0, longer side 255, then RDP (and, since
+    # RDP may cut an extreme point by up to epsilon, fit the box once more)
+    lines = _fit_box(lines)
+    epsilon = 2.0
+    while True:
+        simple = [S.rdp(ln, epsilon) for ln in lines]
+        if sum(len(ln) for ln in simple) <= MAX_POINTS:
+            return S.polylines_to_stroke3(_fit_box(simple))
+        epsilon *= 1.5
 
 
-def generate_faces(n_per_class: int = 100, seed: int = 0, emotions=EMOTIONS, genders=GENDERS) -> Sketches:
+
+def generate_faces(
+    n_per_class: int = 100,
+    seed: int = 0,
+    emotions: Sequence[str] = EMOTIONS,
+    genders: Sequence[str] = GENDERS,
+) -> Sketches:
     """``n_per_class`` faces for every (emotion, gender) class, deterministic per ``seed``.
 
-    Classes are ``f"{emotion}-{gender}"`` in emotion-major order; ``extras`` hold
-    the ``emotion`` and ``gender`` indices (into :data:`EMOTIONS`, :data:`GENDERS`).
+    Classes are ``f"{emotion}-{gender}"`` in emotion-major order (with all of
+    them, label ``= emotion_index * 2 + gender_index``). ``extras["emotion"]``
+    and ``extras["gender"]`` hold indices into :data:`EMOTIONS` and
+    :data:`GENDERS` (the full tuples, whichever subset was asked for).
+
+    Face ``i`` of a class is drawn from its own generator seeded with
+    ``(seed, class index in CLASS_NAMES, i)``, so it does not depend on
+    ``n_per_class`` or on which other classes are generated.
     """
+    if n_per_class < 0:
+        raise ValueError(f"n_per_class must be 0 or more, got {n_per_class}")
+    for e in emotions:
+        if e not in EMOTIONS:
+            raise ValueError(f"unknown emotion {e!r}; choose from {', '.join(EMOTIONS)}")
+    for g in genders:
+        if g not in GENDERS:
+            raise ValueError(f"unknown gender {g!r}; choose from {', '.join(GENDERS)}")
     names = [f"{e}-{g}" for e in emotions for g in genders]
     drawings, labels, emo, gen = [], [], [], []
-    for e in emotions:
-        for g in genders:
-            k = CLASS_NAMES.index(f"{e}-{g}")
-            for i in range(n_per_class):
-                rng = np.random.default_rng([seed, k, i])
-                drawings.append(sample_face(e, g, rng))
-                labels.append(names.index(f"{e}-{g}"))
-                emo.append(EMOTIONS.index(e))
-                gen.append(GENDERS.index(g))
-    return Sketches(drawings, np.array(labels), names, "faces", {"emotion": emo, "gender": gen})
+    for label, name in enumerate(names):
+        e, g = name.split("-")
+        k = CLASS_NAMES.index(name)
+        for i in range(n_per_class):
+            drawings.append(sample_face(e, g, np.random.default_rng([seed, k, i])))
+        labels += [label] * n_per_class
+        emo += [EMOTIONS.index(e)] * n_per_class
+        gen += [GENDERS.index(g)] * n_per_class
+    return Sketches(drawings, np.array(labels, dtype=np.int64), names, "faces", {"emotion": emo, "gender": gen})
 
 
 def load_faces(n_per_class: int = 500, seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> SketchSplits:
-    """The face set split into train / valid / test, stratified by class."""
+    """The face set split into train / valid / test, stratified by class (``seed`` drives both)."""
     return SketchSplits.from_single(generate_faces(n_per_class, seed), fractions, seed)
