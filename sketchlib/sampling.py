@@ -18,13 +18,15 @@ and the most likely pen state.
 
 from __future__ import annotations
 
+import math
 from typing import Literal, Sequence
 
 import numpy as np
 import torch
 
 from sketchlib import strokes as S
-from sketchlib.models.mdn import sample_mixture
+from sketchlib.models.cells import InferenceStep, run_recurrent
+from sketchlib.models.mdn import LOG_SIGMA_MAX, LOG_SIGMA_MIN, RHO_MAX
 from sketchlib.models.sketch_model import Latent, SketchModel
 
 __all__ = [
@@ -79,6 +81,45 @@ def encode(model: SketchModel, drawings: Sequence[np.ndarray], scale: float, lab
     """Encode pixel-unit drawings (under ``labels`` for conditional models); ``sample=False`` gives ``z = mu``."""
     model.eval()
     return model.encode(make_batch(model, drawings, scale, labels), sample=sample)
+
+
+def _draw_points(y: torch.Tensor, num_mixture: int, temperature: float, greedy: bool,
+                 generator: torch.Generator) -> torch.Tensor:
+    """The next point ``(B, 5)`` stroke-5 from the mixture head's raw output ``y: (B, 6M + 3)``.
+
+    The same distribution as ``mdn.sample_mixture(model.mixture(h), ...)``, in few
+    ops (a widget decodes one point at a time, so every op counts). ``y`` holds
+    ``M`` mixture logits, then ``M`` each of ``mu_x, mu_y, log sigma_x, log sigma_y``
+    and ``rho`` before their transforms, then 3 pen logits (``mdn.MixtureHead``);
+    the transforms are applied to the chosen component only.
+
+    Component ``k`` and pen state are each drawn as the first of exponential
+    clocks, ``argmin_j E_j / exp(logit_j / tau)`` with ``E_j ~ Exp(1)``, which
+    picks ``j`` with probability ``softmax(logit / tau)_j`` exactly (the Gumbel-max
+    trick); the offset is ``mu_k + sqrt(tau) diag(sigma_k) L_k e`` with ``e ~ N(0, I)``
+    and ``L_k`` the Cholesky factor of ``[[1, rho_k], [rho_k, 1]]``.
+    """
+    B, M = y.shape[0], num_mixture
+    logits, pen_logits = y[:, :M], y[:, 6 * M :]
+    if greedy:
+        k, pen = logits.argmax(dim=1), pen_logits.argmax(dim=1)
+    else:
+        tau = max(float(temperature), 1e-6)
+        log_clocks = torch.empty(B, M + 3, device=y.device).exponential_(generator=generator).log_()
+        k = torch.add(log_clocks[:, :M], logits, alpha=-1 / tau).argmin(dim=1)
+        pen = torch.add(log_clocks[:, M:], pen_logits, alpha=-1 / tau).argmin(dim=1)
+    # the chosen component's (mu_x, mu_y, log sigma_x, log sigma_y, rho before tanh): (B, 5)
+    chosen = y[:, M : 6 * M].view(B, 5, M).gather(2, k.view(B, 1, 1).expand(B, 5, 1)).view(B, 5)
+    offset = chosen[:, :2]
+    if not greedy:
+        sigma = chosen[:, 2:4].clamp(LOG_SIGMA_MIN, LOG_SIGMA_MAX).exp_().mul_(math.sqrt(tau))
+        rho = chosen[:, 4].tanh().mul_(RHO_MAX)
+        e = torch.randn(B, 2, generator=generator, device=y.device)
+        correlated = torch.stack([e[:, 0], torch.addcmul(rho * e[:, 0], (1 - rho * rho).sqrt_(), e[:, 1])], dim=1)
+        offset = torch.addcmul(offset, sigma, correlated)
+    out = y.new_zeros(B, 5).scatter_(1, pen.unsqueeze(1) + 2, 1.0)
+    out[:, :2] = offset
+    return out
 
 
 class IncrementalSampler:
@@ -136,15 +177,17 @@ class IncrementalSampler:
         m = self.model
         with torch.no_grad():
             self.h, self.c = m.initial_state(self.latent.z, self.n)
-            static = m.static_input(self.latent.z, self.onehot)
+            self._static = m.static_input(self.latent.z, self.onehot)
             w = m.decoder.w_x
             self._w5 = w[:5]
             base = torch.zeros(self.n, w.shape[1], device=m.device)
             if m.decoder.bias is not None:
                 base = base + m.decoder.bias
-            if static is not None:
-                base = base + static @ w[5:]
+            if self._static is not None:
+                base = base + self._static @ w[5:]
             self._static_xw = base
+            self._cell = InferenceStep(m.decoder, self.n)
+        self._end_row = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0], device=m.device)
         self.prev = torch.tensor(S.START_TOKEN, device=m.device).repeat(self.n, 1)
         self.step_index = 0
         self.ended = torch.zeros(self.n, dtype=torch.bool, device=m.device)
@@ -161,7 +204,7 @@ class IncrementalSampler:
                 noise = torch.randn(self.n, m.cfg.influence_size, generator=self.generator, device=m.device)
                 noise = noise * (self.temperature ** 0.5)
             a, _, _ = m.influence(self.h, self.latent.influence, self.step_index, noise)
-        self.h, self.c = m.decoder.step(xw, self.h, self.c, None, a)
+        self.h, self.c = self._cell(xw, self.h, self.c, a)
         self.step_index += 1
         return self.h
 
@@ -178,17 +221,26 @@ class IncrementalSampler:
             raise ValueError("prime needs drawings of equal length (prime one drawing per sampler otherwise)")
         rows = [S.stroke3_to_stroke5(S.normalize(d, self.scale))[:-1] for d in drawings]
         seq = torch.from_numpy(np.stack(rows)).to(self.model.device)  # (n, L, 5)
-        for t in range(seq.shape[1]):
-            self._advance(self.prev)
-            self.prev = seq[:, t]
-            self.points.append(self.prev)
+        if seq.shape[1] == 0:
+            return
+        m = self.model
+        if m.influence is None:  # the whole drawing in one teacher-forced run
+            inputs = torch.cat([self.prev.unsqueeze(1), seq[:, :-1]], dim=1)
+            _, (self.h, self.c) = run_recurrent(m.decoder, inputs, (self.h, self.c), self._static)
+            self.step_index += seq.shape[1]
+        else:  # a_d of each step depends on the previous state
+            for t in range(seq.shape[1]):
+                self._advance(seq[:, t - 1] if t else self.prev)
+        self.prev = seq[:, -1]
+        self.points.extend(seq.unbind(1))
 
     @torch.no_grad()
     def step(self) -> np.ndarray:
         """Decode one point for every drawing: ``(n, 5)`` stroke-5 in pixels (ended rows stay ended)."""
         h = self._advance(self.prev)
-        nxt = sample_mixture(self.model.mixture(h), self.temperature, self.greedy, self.generator)
-        nxt = torch.where(self.ended.unsqueeze(1), torch.tensor([0.0, 0, 0, 0, 1], device=nxt.device), nxt)
+        head = self.model.mixture
+        nxt = _draw_points(head.linear(h), head.M, self.temperature, self.greedy, self.generator)
+        nxt = torch.where(self.ended.unsqueeze(1), self._end_row, nxt)
         self.ended |= nxt[:, 4] > 0.5
         self.prev = nxt
         self.points.append(nxt)

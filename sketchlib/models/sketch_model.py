@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 from sketchlib.losses import kl_gaussian, reconstruction_losses, total_loss
-from sketchlib.models.cells import BiRNN, LSTMCell
+from sketchlib.models.cells import BiRNN, FusedStep, LSTMCell, run_recurrent
 from sketchlib.models.config import SketchConfig
 from sketchlib.models.encoders import CNNEncoder, RasterAutoencoder
 from sketchlib.models.influence import InfluenceContext, InfluenceLayer
@@ -158,22 +158,37 @@ class SketchModel(nn.Module):
         B, T, _ = inputs5.shape
         if state is None:
             state = self.initial_state(lat.z, B)
-        xw = self.decoder.split_projection(inputs5, self.static_input(lat.z, onehot))  # (T, B, 4H)
+        static = self.static_input(lat.z, onehot)  # [z; c], the same at every step
+        if self.influence is None:
+            outputs, state = run_recurrent(self.decoder, inputs5, state, static)  # the fused loop (cells.FusedLSTM)
+            return self.mixture(outputs), state, None, None
+        xw = self.decoder.split_projection(inputs5, static)  # (T, B, 4H)
+        return self._decode_with_influence(xw, lat, state, start_step, sample_influence)
+
+    def _decode_with_influence(
+        self,
+        xw: torch.Tensor,
+        lat: Latent,
+        state: tuple[torch.Tensor, torch.Tensor],
+        start_step: int,
+        sample_influence: bool,
+    ) -> tuple[MixtureParams, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
+        """The step loop under autograd: ``a_d`` of step ``j`` depends on ``h_{j-1}`` (eq. 9-11)."""
+        T, B = xw.shape[0], xw.shape[1]
+        step = FusedStep(self.decoder) if self.decoder.fused else self.decoder.step
         masks = self.decoder.dropout_masks(T, B, xw)
         xs = xw.unbind(0)  # one backward node for all steps (xw[t] would allocate a full gradient per step)
         h, c = state
         outs, mus, alphas = [], [], []
         noise = None
-        if self.influence is not None and sample_influence:
+        if sample_influence:
             noise = torch.randn(T, B, self.cfg.influence_size, device=xw.device, dtype=xw.dtype)
         for t in range(T):
-            a = None
-            if self.influence is not None:
-                a, mu_a, alpha = self.influence(h, lat.influence, start_step + t, None if noise is None else noise[t])
-                if mu_a is not None:
-                    mus.append(mu_a)
-                    alphas.append(alpha)
-            h, c = self.decoder.step(xs[t], h, c, None if masks is None else masks[t], a)
+            a, mu_a, alpha = self.influence(h, lat.influence, start_step + t, None if noise is None else noise[t])
+            if mu_a is not None:
+                mus.append(mu_a)
+                alphas.append(alpha)
+            h, c = step(xs[t], h, c, None if masks is None else masks[t], a)
             outs.append(h)
         params = self.mixture(torch.stack(outs, dim=1))
         mu_a = torch.stack(mus, dim=1) if mus else None
