@@ -7,21 +7,12 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from sketchlib.cli import main, parse_overrides
 from sketchlib.training import read_log
 
 TINY = ["--set", "enc_rnn_size=8", "--set", "dec_rnn_size=16", "--set", "z_size=4", "--set", "num_mixture=2",
         "--set", "batch_size=4", "--set", "eval_every=2", "--set", "eval_batches=1"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def random_walk(rng: np.random.Generator) -> np.ndarray:

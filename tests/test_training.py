@@ -15,15 +15,6 @@ from sketchlib.models import preset
 from sketchlib.training import IndexStream, NonFiniteLossError, Trainer, read_log
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded, and the test machine's cores are shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def random_walks(n: int, rng: np.random.Generator, n_classes: int = 2, max_len: int = 16) -> Sketches:
     drawings = []
     for _ in range(n):
