@@ -81,13 +81,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(json.dumps(measure(*args.child, args)))
         return []
 
-    forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
+    forwarded = list(argv if argv is not None else sys.argv[1:])
     print(f"machine: {machine()}; device {args.device}\n")
     rows = []
     for name in args.presets:
         for impl in ["sketchlib"] + ([] if args.no_reference else ["reference"]):
-            out = subprocess.run([sys.executable, "-m", "benchmarks.memory_benchmark", *forwarded, "--child", name, impl],
-                                 capture_output=True, text=True, check=True)
+            command = [sys.executable, "-m", "benchmarks.memory_benchmark", *forwarded, "--child", name, impl]
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             r = rows[-1]
             print(f"  {name} {impl}: peak {r['peak']:.0f} MB (before {r['before']:.0f} MB)", flush=True)

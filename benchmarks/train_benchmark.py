@@ -295,7 +295,7 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--presets", nargs="+", default=DEFAULT_PRESETS)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--repeats", type=int, default=5, help="timed steps per model (median reported)")
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--max-seq-len", type=int, default=None, help="N_max (default: the data's longest drawing)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA)")
-    p.add_argument("--no-reference", action="store_true", help="time sketchlib only (the reference is slow on big presets)")
+    p.add_argument("--no-reference", action="store_true", help="time sketchlib only (slow reference on big presets)")
     p.add_argument("--no-check", action="store_true", help="skip the loss / gradient agreement check")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     args = p.parse_args(argv)

@@ -7,7 +7,10 @@ The core is :class:`IncrementalSampler`: it keeps the decoder's recurrent state
 between calls, so a canvas widget can ask for one point at a time without
 re-running the history, and a batch of drawings stops as soon as all of them
 have ended. :func:`sample`, :func:`complete`, :func:`reconstruct` and
-:func:`z_switch` are thin wrappers around it.
+:func:`z_switch` are thin wrappers around it. One step is one pass over the
+decoder's weights plus a few dozen small ops (``cells.InferenceStep`` for the
+recurrent update, :func:`_draw_points` for the mixture); priming a drawing is
+one teacher-forced run.
 
 Temperature ``tau`` (Sketch-RNN section 3.3): mixture weights and pen logits are
 divided by ``tau`` before their softmax and every sigma is scaled by
@@ -84,14 +87,18 @@ def encode(model: SketchModel, drawings: Sequence[np.ndarray], scale: float, lab
 
 
 def _draw_points(y: torch.Tensor, num_mixture: int, temperature: float, greedy: bool,
-                 generator: torch.Generator) -> torch.Tensor:
-    """The next point ``(B, 5)`` stroke-5 from the mixture head's raw output ``y: (B, 6M + 3)``.
+                 generator: torch.Generator) -> np.ndarray:
+    """The next point of each drawing, ``(B, 5)`` stroke-5 (numpy), from the head's raw output ``y: (B, 6M + 3)``.
 
-    The same distribution as ``mdn.sample_mixture(model.mixture(h), ...)``, in few
-    ops (a widget decodes one point at a time, so every op counts). ``y`` holds
-    ``M`` mixture logits, then ``M`` each of ``mu_x, mu_y, log sigma_x, log sigma_y``
-    and ``rho`` before their transforms, then 3 pen logits (``mdn.MixtureHead``);
-    the transforms are applied to the chosen component only.
+    The same distribution as ``mdn.sample_mixture(model.mixture(h), ...)``. A
+    widget decodes one point at a time and wants it on the host, so the random
+    numbers are drawn on ``y``'s device with ``generator`` (seeded runs repeat),
+    copied to the host with ``y`` in one transfer, and the rest is a few numpy
+    ops on a handful of numbers per drawing (a few dozen tiny torch ops would
+    cost more than the step's matmul). ``y`` holds ``M`` mixture logits, then
+    ``M`` each of ``mu_x, mu_y, log sigma_x, log sigma_y`` and ``rho`` before their
+    transforms, then 3 pen logits (``mdn.MixtureHead``); the transforms are
+    applied to the chosen component only.
 
     Component ``k`` and pen state are each drawn as the first of exponential
     clocks, ``argmin_j E_j / exp(logit_j / tau)`` with ``E_j ~ Exp(1)``, which
@@ -100,26 +107,32 @@ def _draw_points(y: torch.Tensor, num_mixture: int, temperature: float, greedy: 
     and ``L_k`` the Cholesky factor of ``[[1, rho_k], [rho_k, 1]]``.
     """
     B, M = y.shape[0], num_mixture
-    logits, pen_logits = y[:, :M], y[:, 6 * M :]
     if greedy:
-        k, pen = logits.argmax(dim=1), pen_logits.argmax(dim=1)
+        y = y.cpu().numpy()
+        k, pen = y[:, :M].argmax(1), y[:, 6 * M :].argmax(1)
     else:
         tau = max(float(temperature), 1e-6)
-        log_clocks = torch.empty(B, M + 3, device=y.device).exponential_(generator=generator).log_()
-        k = torch.add(log_clocks[:, :M], logits, alpha=-1 / tau).argmin(dim=1)
-        pen = torch.add(log_clocks[:, M:], pen_logits, alpha=-1 / tau).argmin(dim=1)
-    # the chosen component's (mu_x, mu_y, log sigma_x, log sigma_y, rho before tanh): (B, 5)
-    chosen = y[:, M : 6 * M].view(B, 5, M).gather(2, k.view(B, 1, 1).expand(B, 5, 1)).view(B, 5)
-    offset = chosen[:, :2]
-    if not greedy:
-        sigma = chosen[:, 2:4].clamp(LOG_SIGMA_MIN, LOG_SIGMA_MAX).exp_().mul_(math.sqrt(tau))
-        rho = chosen[:, 4].tanh().mul_(RHO_MAX)
+        clocks = torch.empty(B, M + 3, device=y.device).exponential_(generator=generator)
         e = torch.randn(B, 2, generator=generator, device=y.device)
-        correlated = torch.stack([e[:, 0], torch.addcmul(rho * e[:, 0], (1 - rho * rho).sqrt_(), e[:, 1])], dim=1)
-        offset = torch.addcmul(offset, sigma, correlated)
-    out = y.new_zeros(B, 5).scatter_(1, pen.unsqueeze(1) + 2, 1.0)
-    out[:, :2] = offset
+        host = torch.cat([y, clocks, e], dim=1).cpu().numpy()
+        y, log_clocks, e = host[:, : 6 * M + 3], np.log(host[:, 6 * M + 3 : 7 * M + 6]), host[:, 7 * M + 6 :]
+        k = (log_clocks[:, :M] - y[:, :M] / tau).argmin(1)
+        pen = (log_clocks[:, M:] - y[:, 6 * M :] / tau).argmin(1)
+    # the chosen component's (mu_x, mu_y, log sigma_x, log sigma_y, rho before tanh): (B, 5)
+    rows = np.arange(B)
+    chosen = y[rows[:, None], k[:, None] + M * np.arange(1, 6)]
+    out = np.zeros((B, 5), dtype=np.float32)
+    out[:, :2] = chosen[:, :2]
+    if not greedy:
+        sigma = np.exp(np.minimum(np.maximum(chosen[:, 2:4], LOG_SIGMA_MIN), LOG_SIGMA_MAX)) * math.sqrt(tau)
+        rho = np.tanh(chosen[:, 4]) * RHO_MAX
+        out[:, 0] += sigma[:, 0] * e[:, 0]
+        out[:, 1] += sigma[:, 1] * (rho * e[:, 0] + np.sqrt(1 - rho * rho) * e[:, 1])
+    out[rows, 2 + pen] = 1.0
     return out
+
+
+_END_ROW = np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
 
 
 class IncrementalSampler:
@@ -187,10 +200,9 @@ class IncrementalSampler:
                 base = base + self._static @ w[5:]
             self._static_xw = base
             self._cell = InferenceStep(m.decoder, self.n)
-        self._end_row = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0], device=m.device)
         self.prev = torch.tensor(S.START_TOKEN, device=m.device).repeat(self.n, 1)
         self.step_index = 0
-        self.ended = torch.zeros(self.n, dtype=torch.bool, device=m.device)
+        self.ended = torch.zeros(self.n, dtype=torch.bool)  # on the host, where the points go
         self.points: list[torch.Tensor] = []  # stroke-5 rows in model units, (n, 5) each
 
     def _advance(self, inp: torch.Tensor) -> torch.Tensor:
@@ -239,12 +251,13 @@ class IncrementalSampler:
         """Decode one point for every drawing: ``(n, 5)`` stroke-5 in pixels (ended rows stay ended)."""
         h = self._advance(self.prev)
         head = self.model.mixture
-        nxt = _draw_points(head.linear(h), head.M, self.temperature, self.greedy, self.generator)
-        nxt = torch.where(self.ended.unsqueeze(1), self._end_row, nxt)
-        self.ended |= nxt[:, 4] > 0.5
-        self.prev = nxt
-        self.points.append(nxt)
-        out = nxt.cpu().numpy().copy()
+        rows = _draw_points(head.linear(h), head.M, self.temperature, self.greedy, self.generator)
+        ended = self.ended.numpy()  # shares memory with self.ended
+        rows[ended] = _END_ROW
+        ended |= rows[:, 4] > 0.5
+        self.prev = torch.from_numpy(rows).to(self.model.device)  # on the CPU, the same memory as rows
+        self.points.append(self.prev)
+        out = rows.copy()
         out[:, :2] *= self.scale
         return out
 

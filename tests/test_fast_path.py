@@ -199,7 +199,8 @@ def test_inference_step_equals_the_reference_step(batch, layer_norm):
 def head_output(logits, pen_logits, mu=(0.0, 0.0), log_sigma=(0.0, 0.0), rho=0.0, batch=1) -> torch.Tensor:
     """A mixture head's raw output ``(batch, 6M + 3)`` with the same component parameters for every ``k``."""
     M = len(logits)
-    blocks = [list(logits)] + [[v] * M for v in (*mu, *log_sigma, float(np.arctanh(rho / RHO_MAX)))] + [list(pen_logits)]
+    rho_raw = float(np.arctanh(rho / RHO_MAX))
+    blocks = [list(logits)] + [[v] * M for v in (*mu, *log_sigma, rho_raw)] + [list(pen_logits)]
     return torch.tensor([sum(blocks, [])], dtype=torch.float32).expand(batch, -1).clone()
 
 
@@ -217,7 +218,7 @@ def test_greedy_draw_equals_greedy_sample_mixture():
     y = torch.randn(6, 6 * 4 + 3)
     with torch.no_grad():
         expected = sample_mixture(identity_head(4)(y), greedy=True)
-    assert torch.allclose(_draw_points(y, 4, 1.0, True, torch.Generator()), expected)
+    assert np.allclose(_draw_points(y, 4, 1.0, True, torch.Generator()), expected.numpy())
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.5])
@@ -226,7 +227,7 @@ def test_drawn_components_and_pen_states_follow_the_tempered_softmax(temperature
     logits, pen = [0.0, 1.0, -1.0], [0.5, -0.5, 0.0]
     y = head_output(logits, pen, batch=n)
     y[:, 3:6] = torch.tensor([-100.0, 0.0, 100.0])  # far-apart mu_x: the offset tells which component was drawn
-    out = _draw_points(y, 3, temperature, False, torch.Generator().manual_seed(0))
+    out = torch.from_numpy(_draw_points(y, 3, temperature, False, torch.Generator().manual_seed(0)))
     k = torch.bucketize(out[:, 0].contiguous(), torch.tensor([-50.0, 50.0]))
     freq_k = torch.bincount(k, minlength=3).float() / n
     freq_pen = out[:, 2:].mean(0)
@@ -238,7 +239,7 @@ def test_drawn_components_and_pen_states_follow_the_tempered_softmax(temperature
 def test_drawn_offsets_have_the_components_mean_and_tempered_covariance():
     n, tau = 40000, 0.5
     y = head_output([0.0], [0.0, 0.0, 0.0], mu=(1.0, -2.0), log_sigma=(np.log(2.0), np.log(0.5)), rho=0.6, batch=n)
-    out = _draw_points(y, 1, tau, False, torch.Generator().manual_seed(1))[:, :2].double()
+    out = torch.from_numpy(_draw_points(y, 1, tau, False, torch.Generator().manual_seed(1)))[:, :2].double()
     cov = torch.cov(out.T)
     expected = tau * torch.tensor([[4.0, 0.6 * 2 * 0.5], [0.6 * 2 * 0.5, 0.25]], dtype=torch.float64)
     assert torch.allclose(out.mean(0), torch.tensor([1.0, -2.0], dtype=torch.float64), atol=0.02)

@@ -120,7 +120,10 @@ class LSTMCell(nn.Module):
         return xw.transpose(0, 1)
 
     def static_gates(self, static: torch.Tensor | None) -> torch.Tensor | None:
-        """The gates' share of what is the same at every step: ``static W_x[n:] + b`` (``(B, 4H)``, ``(4H,)`` or None)."""
+        """The gates' share of what is the same at every step, ``static W_x[n:] + b``.
+
+        ``(B, 4H)``, or the bias ``(4H,)`` alone without ``static``, or None.
+        """
         out = None if static is None else static @ self.w_x[self.input_size - static.shape[-1] :]
         if self.bias is not None:
             out = self.bias if out is None else out + self.bias
@@ -223,7 +226,7 @@ def reference_run(
 
 _EPS = 1e-3  # layer-norm epsilon (Magenta's)
 _CHUNK_ROWS = 2048  # the backward pass's weight-gradient matmuls take this many (step, drawing) rows at once
-_SMALL = 32768  # tensors with fewer elements are normalised without ATen's multi-threaded kernel
+_FEW_ROWS = 64  # layer norm over fewer rows (but more than one) avoids ATen's multi-threaded kernel
 _HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
@@ -231,10 +234,11 @@ def _normalise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Layer norm without gain and shift over the last dimension: ``(x_hat, 1/std)``.
 
     ATen's fused kernel splits even a handful of rows across threads, which on
-    a busy CPU can stall a batch-1 sampling step for milliseconds; small inputs
-    take the few-op formula instead.
+    a busy CPU can stall a batch-1 sampling step for milliseconds; a few rows
+    take the few-op formula instead (slower than the kernel on an idle CPU).
     """
-    if x.numel() >= _SMALL:
+    rows = x.numel() // x.shape[-1]
+    if rows == 1 or rows >= _FEW_ROWS:
         x_hat, _, rstd = torch.native_layer_norm(x, (x.shape[-1],), None, None, _EPS)
         return x_hat, rstd
     var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
@@ -281,7 +285,6 @@ class _MatmulByFixedWeight:
         if self.packed is not None:
             return self(x).add_(y)
         return torch.addmm(y, x, self.w)
-
 
 
 class _StepValues(NamedTuple):
@@ -544,7 +547,9 @@ class FusedStep:
 
     def __init__(self, cell: LSTMCell):
         self.cell, self.pointwise = cell, _PointwiseStep.of(cell)
-        self.norm = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta) if cell.layer_norm else (None,) * 4
+        self.norm = (None,) * 4
+        if cell.layer_norm:
+            self.norm = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta)
 
     def __call__(self, xw: torch.Tensor, h: torch.Tensor, c: torch.Tensor, mask: torch.Tensor | None = None,
                  extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
