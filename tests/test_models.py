@@ -146,6 +146,55 @@ def test_influence_attention_sums_to_one_and_only_sees_points_drawn_so_far():
             assert torch.all(alpha[b, : limit + 1] > 0)
 
 
+def _textbook_influence(layer, states, lengths, h0, steps, noise, sub=None):
+    """Eq. 9-11 written directly (bilinear score, masked softmax, weighted sum) for a recurrent toy loop."""
+    values = layer.project(states)
+    if sub is not None:
+        values, lengths, h0 = values[sub], lengths[sub], h0[sub]
+    last = (lengths - 1).clamp(min=0)
+    h, outs = h0, []
+    for j in range(steps):
+        scores = torch.einsum("btn,nd,bd->bt", values, layer.w, h)
+        masked = torch.arange(values.shape[1]).unsqueeze(0) > last.clamp(max=j).unsqueeze(1)
+        alpha = torch.softmax(scores.masked_fill(masked, float("-inf")), dim=1)
+        mu = torch.einsum("bt,btn->bn", alpha, values)
+        a = mu + torch.exp(torch.tanh(mu) / 2) * noise[j]
+        h = torch.tanh(a @ layer.w + h)  # the next query depends on this step's output, as in the decoder
+        outs.append((a, mu, alpha))
+    return outs
+
+
+@pytest.mark.parametrize("use_subset", [False, True])
+def test_influence_gradients_equal_the_textbook_formula(use_subset):
+    """The layer's own backward (values' gradient summed over steps in one matmul) against plain autograd, float64."""
+    torch.manual_seed(0)
+    layer = InfluenceLayer(enc_size=6, dec_size=4, n_a=4).double()
+    states = torch.randn(3, 7, 6, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([7, 3, 1])
+    h0 = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    noise = torch.randn(9, 3, 4, dtype=torch.float64)
+    weights = [torch.randn(3, 4, dtype=torch.float64) for _ in range(3)]
+    sub = torch.tensor([2, 0, 0]) if use_subset else None
+
+    def loss_of(outs):
+        return sum((o * w[: o.shape[0], : o.shape[1]]).sum() for a, mu, alpha in outs
+                   for o, w in zip((a, mu, alpha[:, :4]), weights, strict=True))
+
+    params = [states, h0, *layer.parameters()]
+    expected = torch.autograd.grad(loss_of(_textbook_influence(layer, states, lengths, h0, 9, noise, sub)), params)
+    ctx = layer.context(states, lengths)
+    if sub is not None:
+        ctx = ctx.index(sub)
+    h, outs = h0[sub] if sub is not None else h0, []
+    for j in range(9):
+        a, mu, alpha = layer(h, ctx, j, noise[j])
+        h = torch.tanh(a @ layer.w + h)
+        outs.append((a, mu, alpha))
+    got = torch.autograd.grad(loss_of(outs), params)
+    for g, e in zip(got, expected, strict=True):
+        assert torch.allclose(g, e, atol=1e-10), (g - e).abs().max()
+
+
 def test_influence_kl_is_zero_only_at_the_prior_mean():
     mask = torch.ones(1, 2)
     assert InfluenceLayer.kl(torch.zeros(1, 2, 4), mask).item() == pytest.approx(0.0, abs=1e-7)

@@ -32,10 +32,70 @@ import torch.nn as nn
 __all__ = ["InfluenceLayer", "InfluenceContext"]
 
 
+class _CollectValuesGrad(torch.autograd.Function):
+    """Identity on ``values``; its backward sums the gradient every decoding step left in ``record``.
+
+    Each step's attention reads all of ``values`` ``(B, T_enc, n_a)``, so plain
+    autograd writes and adds a full ``(B, T_enc, n_a)`` gradient per step (two
+    outer products). :class:`_Attend` instead records the factors, and this node,
+    which runs after every step's backward, forms the sum in one batched matmul:
+    ``sum_j g_scores_j q_j^T + alpha_j g_mu_j^T``.
+    """
+
+    @staticmethod
+    def forward(ctx, values, record):
+        ctx.set_materialize_grads(False)
+        ctx.record = record
+        return values.view_as(values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        record, ctx.record = ctx.record, None
+        if record:
+            left = torch.stack([r[0] for r in record], dim=1)  # (B, 2R, T_enc): g_scores_j and alpha_j
+            right = torch.stack([r[1] for r in record], dim=1)  # (B, 2R, n_a): q_j and g_mu_j
+            from_steps = torch.bmm(left.transpose(1, 2), right)
+            grad = from_steps if grad is None else grad + from_steps
+            record.clear()
+        return grad, None
+
+
+class _Attend(torch.autograd.Function):
+    """One step of eq. 9-10: ``(alpha_j, mu_a)`` from the query ``q = W h_dec`` and the values.
+
+    The gradient for ``values`` goes to the context's record (see
+    :class:`_CollectValuesGrad`); the one for ``q`` is returned as usual.
+    """
+
+    @staticmethod
+    def forward(ctx, query, values, masked, record):
+        scores = (values * query.unsqueeze(1)).sum(dim=2).masked_fill_(masked, float("-inf"))
+        alpha = torch.softmax(scores, dim=1)
+        mu = (alpha.unsqueeze(2) * values).sum(dim=1)
+        ctx.save_for_backward(query, values, alpha)
+        ctx.record = record
+        return alpha, mu
+
+    @staticmethod
+    def backward(ctx, g_alpha, g_mu):
+        query, values, alpha = ctx.saved_tensors
+        g = (values * g_mu.unsqueeze(1)).sum(dim=2)  # mu's share of d/d alpha
+        if g_alpha is not None:
+            g = g + g_alpha
+        g_scores = alpha * (g - (alpha * g).sum(dim=1, keepdim=True))  # softmax backward (0 where masked)
+        g_query = (g_scores.unsqueeze(2) * values).sum(dim=1)
+        ctx.record.append((g_scores, query))
+        ctx.record.append((alpha, g_mu))
+        return g_query, None, None, None
+
+
 class InfluenceContext:
     """What the layer precomputes once per input drawing (for all decoding steps)."""
 
     def __init__(self, values: torch.Tensor, last: torch.Tensor):
+        self.record: list = []  # the steps' gradient factors for values (see _CollectValuesGrad)
+        if values.requires_grad and torch.is_grad_enabled():
+            values = _CollectValuesGrad.apply(values, self.record)
         self.values = values  # (B, T_enc, n_a): h_enc_i projected to n_a
         self.last = last  # (B,) index of each drawing's last point
         self.positions = torch.arange(values.shape[1], device=values.device)
@@ -58,18 +118,20 @@ class InfluenceLayer(nn.Module):
         last = (lengths.to(enc_states.device) - 1).clamp(min=0)
         return InfluenceContext(values, last)
 
-    def attention(self, h_prev: torch.Tensor, ctx: InfluenceContext, j: int) -> torch.Tensor:
-        """``alpha_j: (B, T_enc)``, the weights of eq. 9 at decoding step ``j``.
+    def attend(self, h_prev: torch.Tensor, ctx: InfluenceContext, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(alpha_j: (B, T_enc), mu_a: (B, n_a))`` of eq. 9-10 at decoding step ``j``.
 
         ``h_dec^T W h_enc_i`` is computed as ``h_enc_i . (W h_dec)``: one small
-        matmul, then a multiply-and-sum over ``n_a``. (A batched matrix-vector
-        ``bmm`` per step was five times slower on CPU, forward and backward.)
+        matmul, then a multiply-and-sum over ``n_a`` (a batched matrix-vector
+        ``bmm`` per step was five times slower on CPU, forward and backward).
         """
         query = h_prev @ self.w.t()  # (B, n_a)
-        scores = (ctx.values * query.unsqueeze(1)).sum(dim=2)
-        limit = ctx.last.clamp(max=j).unsqueeze(1)
-        scores = scores.masked_fill(ctx.positions.unsqueeze(0) > limit, float("-inf"))
-        return torch.softmax(scores, dim=1)
+        masked = ctx.positions.unsqueeze(0) > ctx.last.clamp(max=j).unsqueeze(1)
+        return _Attend.apply(query, ctx.values, masked, ctx.record)
+
+    def attention(self, h_prev: torch.Tensor, ctx: InfluenceContext, j: int) -> torch.Tensor:
+        """``alpha_j: (B, T_enc)``, the weights of eq. 9 at decoding step ``j``."""
+        return self.attend(h_prev, ctx, j)[0]
 
     def forward(
         self, h_prev: torch.Tensor, ctx: InfluenceContext | None, j: int, noise: torch.Tensor | None
@@ -82,8 +144,7 @@ class InfluenceLayer(nn.Module):
         if ctx is None:
             a = noise if noise is not None else h_prev.new_zeros(h_prev.shape[0], self.n_a)
             return a, None, None
-        alpha = self.attention(h_prev, ctx, j)
-        mu = (alpha.unsqueeze(2) * ctx.values).sum(dim=1)  # faster than bmm backward on CPU
+        alpha, mu = self.attend(h_prev, ctx, j)
         if noise is None:
             return mu, mu, alpha
         sigma = torch.exp(torch.tanh(mu) / 2)
