@@ -23,7 +23,7 @@ from sketchlib import strokes as S
 from sketchlib.datasets.base import Sketches, SketchSplits
 from sketchlib.errors import SketchDataError
 
-__all__ = ["SPLITS", "load_npz"]
+__all__ = ["SPLITS", "load_npz", "load_sketchrnn_dataset", "SKETCHRNN_DATASETS"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -128,3 +128,36 @@ def load_npz(
             labels = {k: np.zeros(len(drawings[k]), dtype=np.int64) for k in SPLITS}
             names = [class_name if class_name is not None else path.stem]
     return SketchSplits(*(Sketches(drawings[k], labels[k], list(names), source) for k in SPLITS))
+
+
+#: The data sets of the Sketch-RNN paper, in David Ha's repository (``<name>/<file>``).
+SKETCHRNN_URL = "https://github.com/hardmaru/sketch-rnn-datasets/raw/master/"
+SKETCHRNN_MIRROR_ENV = "SKETCHLIB_SKETCHRNN_MIRROR"
+SKETCHRNN_DATASETS = {"aaron_sheep": "aaron_sheep.npz", "omniglot": "omniglot.npz", "kanji": "kanji.rdp100.npz"}
+
+
+def load_sketchrnn_dataset(
+    name: str,
+    *,
+    mirror: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    max_per_split: int | None = None,
+) -> SketchSplits:
+    """One of the Sketch-RNN paper's own data sets (``aaron_sheep``, ``omniglot``, ``kanji``).
+
+    Downloaded once from :data:`SKETCHRNN_URL` into the cache, or read from a
+    mirror folder (``mirror`` or ``$SKETCHLIB_SKETCHRNN_MIRROR``) that holds the
+    files either flat (``aaron_sheep.npz``) or in the repository's layout
+    (``aaron_sheep/aaron_sheep.npz``).
+    """
+    from sketchlib.datasets.download import fetch
+
+    key = name.strip().lower()
+    if key not in SKETCHRNN_DATASETS:
+        raise SketchDataError(
+            f"unknown Sketch-RNN data set {name!r}; choose one of {', '.join(SKETCHRNN_DATASETS)}"
+        )
+    fname = SKETCHRNN_DATASETS[key]
+    path = fetch(f"{key}/{fname}", SKETCHRNN_URL, cache_dir, mirror=mirror, mirror_env=SKETCHRNN_MIRROR_ENV,
+                 fallbacks=[fname], cache_subdir="sketch-rnn-datasets")
+    return load_npz(path, class_name=key, max_per_split=max_per_split)

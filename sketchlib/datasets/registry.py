@@ -9,6 +9,8 @@ Accepted forms (keyword arguments go to the loader named):
 ``spg`` / ``spg:face,pig``         :func:`load_spg`, all 20 classes or those named
 ``kanjivg`` / ``kanjivg:10``       :func:`load_kanjivg`, every character or the 10 most frequent radicals
 ``faces``                          the project's face set, :func:`sketchlib.datasets.faces.load_faces`
+``sketchrnn:aaron_sheep``          a set of the Sketch-RNN paper (``aaron_sheep``, ``omniglot``, ``kanji``),
+                                   :func:`sketchlib.datasets.npz.load_sketchrnn_dataset`
 ``path/to/file.npz``               :func:`load_npz` (also ``npz:path/to/file.npz``)
 =================================  ==========================================================
 """
@@ -30,6 +32,7 @@ ACCEPTED_FORMS = (
     "kanjivg",
     "kanjivg:<top-k radicals>",
     "faces",
+    "sketchrnn:aaron_sheep|omniglot|kanji",
     "<path>.npz",
     "npz:<path>",
 )
@@ -83,6 +86,10 @@ def load(spec: str, **kw) -> SketchSplits:
         from sketchlib.datasets.faces import load_faces
 
         return load_faces(**kw)
+    if key == "sketchrnn" and sep and rest.strip():
+        from sketchlib.datasets.npz import load_sketchrnn_dataset
+
+        return load_sketchrnn_dataset(rest.strip(), **kw)
     if key == "npz" and sep and rest.strip():
         from sketchlib.datasets.npz import load_npz
 
