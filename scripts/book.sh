@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# The main command. Until the book's chapters land, it runs a short end-to-end
-# demo with the library's command line: train a small Sketch-RNN on real
-# QuickDraw faces for a few steps, sample drawings, write SVG/PNG to runs/demo/.
+# The main command: set up, then build the book, executing every chapter notebook
+# (Jupyter Book 1; any failing cell fails the build). Output: _build/html/index.html
+# Executed notebooks are cached in _build/.jupyter_cache; pass --all to rebuild every page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# real offline data beside the repository (../shared/data), when it is there; otherwise the loaders download
 if [ -d ../shared/data/quickdraw ]; then export SKETCHLIB_QUICKDRAW_MIRROR="${SKETCHLIB_QUICKDRAW_MIRROR:-$(cd ../shared/data/quickdraw && pwd)}"; fi
+if [ -d ../shared/data/spg ]; then export SKETCHLIB_SPG_MIRROR="${SKETCHLIB_SPG_MIRROR:-$(cd ../shared/data/spg && pwd)}"; fi
+if [ -d ../shared/data/sketch-rnn-datasets ]; then export SKETCHLIB_SKETCHRNN_MIRROR="${SKETCHLIB_SKETCHRNN_MIRROR:-$(cd ../shared/data/sketch-rnn-datasets && pwd)}"; fi
+export MPLBACKEND=Agg
 PY=${PYTHON:-python3}
-OUT=runs/demo
-rm -rf "$OUT"
-"$PY" -m sketchlib train --preset sketch_rnn-small --data quickdraw:face --steps "${DEMO_STEPS:-40}" \
-    --set eval_every=20 --set batch_size=32 --out "$OUT/model" --quiet
-"$PY" -m sketchlib evaluate --checkpoint "$OUT/model/best.pt" --data quickdraw:face --split test
-"$PY" -m sketchlib sample --checkpoint "$OUT/model/best.pt" --n 9 --temperature 0.5 --seed 0 --out "$OUT/samples"
-echo "demo drawings written to $OUT/samples"
+start=$(date +%s)
+"$(dirname "$("$PY" -c "import sys; print(sys.executable)")")/jupyter-book" build . "$@"
+echo "book built in $(( $(date +%s) - start )) s: $(pwd)/_build/html/index.html"

@@ -180,7 +180,7 @@ def register(
     log_file = None
     if log is not None:
         log_file = f"{stem}.log.jsonl.gz"
-        with open(log, "rb") as src, gzip.open(folder / log_file, "wb", mtime=0) as dst:
+        with open(log, "rb") as src, open(folder / log_file, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as dst:
             shutil.copyfileobj(src, dst)
     entry = {
         "file": f"{stem}.pt",
