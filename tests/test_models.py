@@ -248,6 +248,19 @@ def test_raster_autoencoder_mirrors_its_encoder_back_to_128x128():
     assert not any(p.requires_grad for p in ae.parameters())
 
 
+def test_raster_autoencoder_code_depends_on_the_drawing_at_init():
+    """Regression: with PyTorch's default init the six tiny ReLU layers left z_r almost a constant
+    (std over faces 1e-5 to 2e-3), and training collapsed to the mean face."""
+    from sketchlib.datasets.faces import generate_faces
+    from sketchlib.raster import render
+
+    torch.manual_seed(0)
+    faces = generate_faces(n_per_class=2, seed=0)
+    x = torch.from_numpy(render(faces.drawings, size=128)).float().unsqueeze(1)
+    z = RasterAutoencoder().encode(x)
+    assert z.std(dim=0).mean() > 0.01  # PyTorch's default init gives 1e-5 to 2e-3 here
+
+
 def test_separate_autoencoder_learns_only_from_its_reconstruction(data):
     torch.manual_seed(0)
     cfg = tiny("aisketcher_autoencoder_only", ae_mode="separate", ae_loss_weight=0.0)

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["CNNEncoder", "RasterAutoencoder", "same_padding"]
+__all__ = ["CNNEncoder", "RasterAutoencoder", "same_padding", "init_weights"]
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -23,6 +23,31 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     out = math.ceil(size / stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
+
+
+def init_weights(module: nn.Module) -> None:
+    """He (Kaiming) normal weights for the (transposed) convolutions, which ReLUs follow, Glorot for the
+    fully connected layers, zero biases.
+
+    PyTorch's default init (uniform with variance ``1 / (3 fan_in)``) shrinks the signal by about
+    ``sqrt(6)`` per ReLU layer; with the tiny fan-ins here (2x2 kernels, 1-8 channels) and sparse inputs
+    (about 5% ink) six layers leave features that are almost only biases: at init the code ``z_r`` of
+    different faces differs by 1e-5 to 2e-3, and an autoencoder trained from there collapses to decoding the
+    mean face. He init keeps the variance through the ReLU stack (He et al. 2015).
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")  # fan_in = C_in * k * k
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.ConvTranspose2d):
+            # each output pixel sums C_in * k * k / stride^2 terms (nn.init would count C_out * k * k)
+            k, stride = m.kernel_size[0] * m.kernel_size[1], m.stride[0] * m.stride[1]
+            fan_in = max(m.in_channels * k // stride, 1)
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_in))
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 class _SameConv(nn.Module):
@@ -63,6 +88,7 @@ class CNNEncoder(nn.Module):
         self.input_size = input_size
         self.out_shape = (cin, size, size)
         self.output_size = cin * size * size
+        init_weights(self)
 
     def forward(self, rasters: torch.Tensor) -> torch.Tensor:
         return self.net(rasters).flatten(1)
@@ -108,6 +134,7 @@ class RasterAutoencoder(nn.Module):
             self.deconvs.append(nn.ConvTranspose2d(cin, cout, 2, strides[i]))
             self.out_sizes.append(sizes[i])
         self.z_size = z_size
+        init_weights(self)
 
     def encode(self, rasters: torch.Tensor) -> torch.Tensor:
         """``rasters: (B, 1, R, R) -> z_r: (B, z_size)`` in (-1, 1)."""
