@@ -1,0 +1,57 @@
+"""Register training runs as the book's shipped checkpoints (weights only, with their logs and measured losses).
+
+    python scripts/ship_checkpoints.py --runs runs/ablation --steps 1250
+
+Each run folder (``best.pt``, ``log.jsonl``) listed in ``RUNS`` below is written to
+``data/checkpoints/`` and recorded in ``registry.json`` by
+:func:`sketchlib.pretrained.register`, with the command that trains it. Run
+from the repository root after training the runs with exactly those commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sketchlib import pretrained
+
+#: registry name -> (run folder name, preset, data spec, description)
+RUNS = {
+    "conditional_sketch_rnn-small/faces": (
+        "conditional_sketch_rnn", "conditional_sketch_rnn-small", "faces",
+        "Conditional Sketch-RNN (small: encoder 128, decoder 256, z 64; class vector of the 14 expression x gender "
+        "classes) on the project's face set: the first model of AI-Sketcher's ablation"),
+    "aisketcher_influence_only-small/faces": (
+        "influence_only", "aisketcher_influence_only-small", "faces",
+        "AI-Sketcher with the influence layer but no CNN autoencoder (small sizes) on the face set"),
+    "aisketcher_autoencoder_only-small/faces": (
+        "autoencoder_only", "aisketcher_autoencoder_only-small", "faces",
+        "AI-Sketcher with the CNN autoencoder but no influence layer (small sizes) on the face set"),
+    "aisketcher-small/faces": (
+        "aisketcher", "aisketcher-small", "faces",
+        "AI-Sketcher, all components (class vector, influence layer, CNN autoencoder), small sizes, on the face set"),
+    "sketch_rnn-small/faces": (
+        "sketch_rnn", "sketch_rnn-small", "faces",
+        "Sketch-RNN without a class vector (small sizes) on the face set: the unconditional comparison of chapter 5"),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", default="runs/ablation", help="folder holding the run folders")
+    ap.add_argument("--steps", type=int, required=True, help="the --steps the runs were trained with")
+    ap.add_argument("--only", nargs="*", help="registry names to (re)ship (default: all)")
+    args = ap.parse_args()
+    for name, (folder, preset, data, description) in RUNS.items():
+        if args.only and name not in args.only:
+            continue
+        run = Path(args.runs) / folder
+        command = f"python -m sketchlib train --preset {preset} --data {data} --steps {args.steps} --out OUT"
+        info = pretrained.register(name, run / "best.pt", data=data, command=command, description=description,
+                                   log=run / "log.jsonl")
+        print(f"{name}: step {info.steps}, valid total {info.valid['total']:.4f} (l_r {info.valid['l_r']:.4f}, "
+              f"l_kl {info.valid['l_kl']:.4f}), {info.path.stat().st_size / 2**20:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
