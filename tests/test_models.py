@@ -261,6 +261,26 @@ def test_raster_autoencoder_code_depends_on_the_drawing_at_init():
     assert z.std(dim=0).mean() > 0.01  # PyTorch's default init gives 1e-5 to 2e-3 here
 
 
+def test_raster_autoencoder_code_stays_alive_under_adam():
+    """Regression: starting from an output of 0.5 everywhere, Adam at lr 1e-3 saturated the tanh code
+    (z_r = +-1 for every drawing) within 25 steps; the output bias now starts at the ink prior."""
+    from sketchlib.datasets.faces import generate_faces
+    from sketchlib.raster import render
+
+    torch.manual_seed(0)
+    x = torch.from_numpy(render(generate_faces(n_per_class=3, seed=3).drawings, size=128)).float().unsqueeze(1)
+    ae = RasterAutoencoder(z_size=32)
+    assert float(ae(x)[1].mean()) < 0.1  # starts near the blank page, not at 0.5
+    opt = torch.optim.Adam(ae.parameters(), lr=1e-3)
+    for _ in range(30):
+        loss = ae.reconstruction_loss(ae(x)[1], x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        assert ae.encode(x).std(dim=0).mean() > 0.02
+
+
 def test_separate_autoencoder_learns_only_from_its_reconstruction(data):
     torch.manual_seed(0)
     cfg = tiny("aisketcher_autoencoder_only", ae_mode="separate", ae_loss_weight=0.0)
