@@ -36,12 +36,48 @@ RUNS = {
 }
 
 
+README_HEAD = """# Shipped checkpoints
+
+Weights-only checkpoints the book's chapters load by name
+(`from sketchlib import pretrained; model, stats = pretrained.load(name)`), and
+`registry.json`, which records for each the preset, the data, the steps, the
+exact training command, the commit of the code and the losses measured by
+`sketchlib.pretrained.measure` on the first drawings of the data's train and
+valid splits (`n` drawings, latent noise seeded). `tests/test_pretrained.py`
+reproduces every valid loss. This table is written from the registry by
+`python scripts/ship_checkpoints.py --readme`.
+
+`*.train-state.pt` files are full training states (optimiser, RNG, data order)
+of the two Sketch-RNN models: copy one to `OUT/last.pt` and run its command
+with a larger `--steps` and `--resume` to continue training it.
+
+| name | preset | data | steps | valid total | valid l_r | valid l_kl | MB | command |
+|---|---|---|---|---|---|---|---|---|
+"""
+
+
+def write_readme() -> None:
+    rows = []
+    for name in pretrained.available():
+        i = pretrained.info(name)
+        v = i.valid
+        rows.append(f"| `{name}` | {i.preset} | `{i.data}` | {i.steps} | {v['total']:.4f} | {v['l_r']:.4f} | "
+                    f"{v['l_kl']:.4f} | {i.path.stat().st_size / 2**20:.1f} | `{i.command}` |")
+    (pretrained.checkpoint_dir() / "README.md").write_text(README_HEAD + "\n".join(rows) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="runs/ablation", help="folder holding the run folders")
-    ap.add_argument("--steps", type=int, required=True, help="the --steps the runs were trained with")
+    ap.add_argument("--steps", type=int, help="the --steps the runs were trained with")
+    ap.add_argument("--readme", action="store_true", help="only rewrite data/checkpoints/README.md from the registry")
     ap.add_argument("--only", nargs="*", help="registry names to (re)ship (default: all)")
     args = ap.parse_args()
+    if args.readme:
+        write_readme()
+        return
+    if args.steps is None:
+        ap.error("--steps is required to ship runs")
     for name, (folder, preset, data, description) in RUNS.items():
         if args.only and name not in args.only:
             continue
@@ -51,6 +87,7 @@ def main() -> None:
                                    log=run / "log.jsonl")
         print(f"{name}: step {info.steps}, valid total {info.valid['total']:.4f} (l_r {info.valid['l_r']:.4f}, "
               f"l_kl {info.valid['l_kl']:.4f}), {info.path.stat().st_size / 2**20:.1f} MB")
+    write_readme()
 
 
 if __name__ == "__main__":

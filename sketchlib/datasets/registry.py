@@ -7,6 +7,7 @@ Accepted forms (keyword arguments go to the loader named):
 ``quickdraw-simplified:face,pig``  :func:`load_quickdraw` with ``format="simplified"``
 ``quickdraw-raw:face,pig``         :func:`load_quickdraw` with ``format="raw"``
 ``spg`` / ``spg:face,pig``         :func:`load_spg`, all 20 classes or those named
+``spg-parts:eye,nose,mouth,ear``   parts cut out of SPG's labelled faces (:func:`load_spg_face_parts`)
 ``kanjivg`` / ``kanjivg:10``       :func:`load_kanjivg`, every character or the 10 most frequent radicals
 ``faces``                          the project's face set, :func:`sketchlib.datasets.faces.load_faces`
 ``sketchrnn:aaron_sheep``          a set of the Sketch-RNN paper (``aaron_sheep``, ``omniglot``, ``kanji``),
@@ -29,6 +30,7 @@ ACCEPTED_FORMS = (
     "quickdraw-raw:<class>,...",
     "spg",
     "spg:<class>,...",
+    "spg-parts:<part>,...",
     "kanjivg",
     "kanjivg:<top-k radicals>",
     "faces",
@@ -72,6 +74,10 @@ def load(spec: str, **kw) -> SketchSplits:
         from sketchlib.datasets.spg import load_spg
 
         return load_spg(_class_names(spec, rest) if sep else None, **kw)
+    if key == "spg-parts":
+        from sketchlib.datasets.spg import load_spg_face_parts
+
+        return load_spg_face_parts(_class_names(spec, rest) if sep else ("eye", "nose", "mouth", "ear"), **kw)
     if key == "kanjivg":
         from sketchlib.datasets.kanjivg import load_kanjivg
 
