@@ -125,6 +125,7 @@ class SketchPad:
         self._callbacks: list[Callable[["SketchPad"], None]] = []
         self._ui = None
         self.first_point_latency: float | None = None  # seconds from complete() to the first model point
+        self._first_step_at: float | None = None
         self.temperature = float(temperature)
         self.label = int(label)
         self.model_name = model_name or default_model_name(self.model_names)
@@ -321,6 +322,8 @@ class SketchPad:
                 if self._stop.is_set():
                     return
                 row = sampler.step()[0]
+                if self._first_step_at is None:
+                    self._first_step_at = time.perf_counter()
                 if row[4] > 0.5:
                     self.completion_ended = True
                     return
@@ -357,6 +360,7 @@ class SketchPad:
         self.completion, self.completion_ended = [], False
         self.redraw()
         self.first_point_latency = None
+        self._first_step_at = None
         started = time.perf_counter()
 
         def run():
@@ -371,6 +375,9 @@ class SketchPad:
                             self._ui.dot(x1, y1, MODEL_COLOR)
                     if self.point_delay:
                         self._stop.wait(self.point_delay)
+                if self.first_point_latency is None and self._first_step_at is not None:
+                    # the model ended the drawing at once: its first step still answered the press
+                    self.first_point_latency = self._first_step_at - started
                 if not self._stop.is_set():
                     self._fire()
             except Exception:  # a background thread has nobody to raise to: show it
