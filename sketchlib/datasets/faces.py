@@ -58,7 +58,8 @@ import numpy as np
 from sketchlib import strokes as S
 from sketchlib.datasets.base import Sketches, SketchSplits
 
-__all__ = ["EMOTIONS", "GENDERS", "CLASS_NAMES", "MAX_POINTS", "sample_face", "generate_faces", "load_faces"]
+__all__ = ["EMOTIONS", "GENDERS", "CLASS_NAMES", "MAX_POINTS", "sample_face", "generate_faces", "load_faces",
+           "load_faces_split"]
 
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 GENDERS = ("female", "male")
@@ -527,3 +528,38 @@ def generate_faces(
 def load_faces(n_per_class: int = 500, seed: int = 0, fractions=(0.8, 0.1, 0.1)) -> SketchSplits:
     """The face set split into train / valid / test, stratified by class (``seed`` drives both)."""
     return SketchSplits.from_single(generate_faces(n_per_class, seed), fractions, seed)
+
+
+def load_faces_split(
+    split: str = "test",
+    n_per_class: int | None = None,
+    *,
+    total_per_class: int = 500,
+    seed: int = 0,
+    fractions=(0.8, 0.1, 0.1),
+) -> Sketches:
+    """The first ``n_per_class`` faces of every class of ``load_faces(total_per_class, seed, fractions).<split>``,
+    drawn without generating the rest of the set (every face has its own seed, and the split depends only on
+    the labels), so a chapter that needs a few hundred faces does not pay for all 7000.
+    """
+    names = ("train", "valid", "test")
+    if split not in names:
+        raise ValueError(f"split must be one of {', '.join(names)}, got {split!r}")
+    # the same permutations as SketchSplits.from_single over generate_faces(total_per_class, seed)
+    rng = np.random.default_rng(seed)
+    chosen: list[np.ndarray] = []
+    for _ in CLASS_NAMES:
+        order = rng.permutation(total_per_class)
+        n_train = int(round(fractions[0] * total_per_class))
+        n_valid = int(round(fractions[1] * total_per_class))
+        cuts = {"train": order[:n_train], "valid": order[n_train:n_train + n_valid], "test": order[n_train + n_valid:]}
+        chosen.append(np.sort(cuts[split])[:n_per_class])
+    drawings, labels, emo, gen = [], [], [], []
+    for k, (name, idx) in enumerate(zip(CLASS_NAMES, chosen)):
+        e, g = name.split("-")
+        drawings += [sample_face(e, g, np.random.default_rng([seed, k, int(i)])) for i in idx]
+        labels += [k] * len(idx)
+        emo += [EMOTIONS.index(e)] * len(idx)
+        gen += [GENDERS.index(g)] * len(idx)
+    return Sketches(drawings, np.array(labels, dtype=np.int64), list(CLASS_NAMES), "faces",
+                    {"emotion": emo, "gender": gen})
