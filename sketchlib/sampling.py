@@ -354,16 +354,30 @@ def z_switch(
     scale: float,
     new_label: int | None = None,
     encoder_model: SketchModel | None = None,
+    target: np.ndarray | Sequence[np.ndarray] | None = None,
     n: int = 1,
     temperature: float = 0.5,
     seed: int | None = None,
     max_len: int | None = None,
 ) -> list[np.ndarray]:
     """Finish a partial drawing of one object as another: re-encode it (under ``new_label`` for
-    conditional models, or with ``encoder_model``'s encoder) and continue decoding from there."""
+    conditional models, or with ``encoder_model``'s encoder) and continue decoding from there.
+
+    An unconditional model has no class to switch to; pass ``target``, a drawing of the other object
+    (or ``n`` of them, one per continuation): the decoder is primed with ``partial`` as before but
+    continues under the target's latent (``z = mu``) instead of the partial drawing's.
+    """
     enc = encoder_model or model
     lab = None if new_label is None else [new_label] * n
-    lat = encode(enc, [partial] * n, scale, lab)
+    if target is None:
+        sources = [partial] * n
+    elif isinstance(target, np.ndarray) and target.ndim == 2:
+        sources = [target] * n
+    else:
+        sources = list(target)
+        if len(sources) != n:
+            raise ValueError(f"z_switch got {len(sources)} target drawings for n={n} continuations")
+    lat = encode(enc, sources, scale, lab)
     s = IncrementalSampler(model, n, scale=scale, latent=lat, labels=new_label, temperature=temperature, seed=seed)
     s.prime(partial)
     return s.run(_max_len(model, max_len))
