@@ -26,7 +26,7 @@ import numpy as np
 
 from sketchlib.raster import render
 
-__all__ = ["RasterClassifier", "Recognisability"]
+__all__ = ["RasterClassifier", "Recognisability", "wilson_interval"]
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,17 @@ class Recognisability:
 
     def ci95(self) -> tuple[float, float]:
         """Wilson 95% interval of :attr:`share`."""
-        if self.n == 0:
-            return (float("nan"), float("nan"))
-        z, p, n = 1.959964, self.share, self.n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return (float(centre - half), float(centre + half))
+        return wilson_interval(round(self.share * self.n), self.n)
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of the share ``k / n`` (95% by default); ``(nan, nan)`` when ``n`` is 0."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (float(centre - half), float(centre + half))
 
 
 class RasterClassifier:

@@ -28,8 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchlib.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
-from sketchlib.models.config import SketchConfig
+from sketchlib.checkpoint import CheckpointError, load_checkpoint, load_model, model_from_checkpoint, save_checkpoint
 
 __all__ = ["PretrainedInfo", "checkpoint_dir", "available", "info", "path", "load", "measure", "log_path", "read_training_log",
            "register"]
@@ -110,9 +109,7 @@ def path(name: str) -> Path:
 
 def load(name: str, map_location=None):
     """``(model, stats)`` of checkpoint ``name``, the model in eval mode (see :func:`sketchlib.checkpoint.load_model`)."""
-    p = path(name)
-    ckpt = load_checkpoint(p)
-    return model_from_checkpoint(ckpt, map_location, p), ckpt["stats"]
+    return load_model(path(name), map_location)
 
 
 def measure(model, stats: dict, data: str, split: str = "valid", *, limit: int = VALID_LIMIT, seed: int = 0) -> dict:
@@ -136,14 +133,12 @@ def log_path(name: str) -> Path | None:
 
 def read_training_log(name: str) -> list[dict]:
     """The records of the training log shipped with ``name`` (see :func:`sketchlib.training.read_log`)."""
-    import gzip
-    import math
+    from sketchlib.training import read_log
 
     p = log_path(name)
     if p is None:
         raise FileNotFoundError(f"no training log was shipped with {name!r}")
-    with gzip.open(p, "rt") as f:
-        return [{k: (math.nan if v is None else v) for k, v in json.loads(ln).items()} for ln in f if ln.strip()]
+    return read_log(p)
 
 
 def _git_commit() -> str:

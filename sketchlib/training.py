@@ -33,6 +33,7 @@ checkpoint is the number of batches the run has consumed.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import logging
 import math
@@ -206,12 +207,14 @@ def _clean(x: float) -> float | None:
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:
-    """The records of a ``log.jsonl`` (a run's folder works too); ``null`` values come back as ``nan``."""
+    """The records of a ``log.jsonl`` (a run's folder, or a gzipped ``.jsonl.gz``, works too);
+    ``null`` values come back as ``nan``."""
     path = Path(path)
     if path.is_dir():
         path = path / "log.jsonl"
     records = []
-    with open(path) as f:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
         for line in f:
             line = line.strip()
             if line:
