@@ -14,8 +14,9 @@ import argparse
 from pathlib import Path
 
 from sketchlib import pretrained
+from sketchlib.datasets import SPG_CLASSES as SPG_ORDER  # the first k are the k-class set
 
-#: registry name -> (run folder name, preset, data spec, description)
+#: registry name -> (run folder name, preset, data spec, description[, extra train arguments])
 RUNS = {
     "conditional_sketch_rnn-small/faces": (
         "conditional_sketch_rnn", "conditional_sketch_rnn-small", "faces",
@@ -33,7 +34,22 @@ RUNS = {
     "sketch_rnn-small/faces": (
         "sketch_rnn", "sketch_rnn-small", "faces",
         "Sketch-RNN without a class vector (small sizes) on the face set: the unconditional comparison of chapter 5"),
+    "aisketcher_influence_only-small/faces-bidirectional": (
+        "influence_only_bidirectional", "aisketcher_influence_only-small", "faces",
+        "The influence-only model attending over both halves of the bidirectional encoder (the paper's literal "
+        "reading), which lets the decoder see the point it predicts: chapter 6 measures the leak",
+        "--set influence_states=both"),
 }
+
+#: the multi-class experiment (chapter 10b): three models on the first k SPG classes, the same budget each
+MULTICLASS_MODELS = {"sketch_rnn-small": "Sketch-RNN", "sketch_pix2seq-small": "Sketch-pix2seq",
+                     "aisketcher-small": "AI-Sketcher"}
+for _k in (5, 10, 15, 20):
+    for _preset, _label in MULTICLASS_MODELS.items():
+        RUNS[f"{_preset}/spg-{_k}"] = (
+            f"{_preset}_spg{_k}", _preset, "spg:" + ",".join(SPG_ORDER[:_k]),
+            f"{_label} (small sizes) on the first {_k} SPG classes (800 QuickDraw drawings each): the multi-class "
+            "experiment", "--set max_seq_len=128")
 
 
 README_HEAD = """# Shipped checkpoints
@@ -78,11 +94,13 @@ def main() -> None:
         return
     if args.steps is None:
         ap.error("--steps is required to ship runs")
-    for name, (folder, preset, data, description) in RUNS.items():
+    for name, (folder, preset, data, description, *extra) in RUNS.items():
         if args.only and name not in args.only:
             continue
         run = Path(args.runs) / folder
         command = f"python -m sketchlib train --preset {preset} --data {data} --steps {args.steps} --out OUT"
+        if extra:
+            command += " " + extra[0]
         info = pretrained.register(name, run / "best.pt", data=data, command=command, description=description,
                                    log=run / "log.jsonl")
         print(f"{name}: step {info.steps}, valid total {info.valid['total']:.4f} (l_r {info.valid['l_r']:.4f}, "

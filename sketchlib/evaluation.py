@@ -104,12 +104,27 @@ class RasterClassifier:
     def accuracy(self, drawings: Sequence[np.ndarray], labels: Sequence[int]) -> float:
         return float(np.mean(self.predict(drawings) == np.asarray(labels))) if len(drawings) else float("nan")
 
-    def recognisability(self, drawings: Sequence[np.ndarray], asked: Sequence[int]) -> Recognisability:
-        """Share of ``drawings`` read as the class each was asked to be, and the mean probability of it."""
+    def recognisability(self, drawings: Sequence[np.ndarray], asked: Sequence[int],
+                        among: Sequence[int] | None = None) -> Recognisability:
+        """Share of ``drawings`` read as the class each was asked to be, and the mean probability of it.
+
+        ``among``: the labels the answer is chosen from (a model that knows only
+        some of the classifier's classes is judged among those; the probabilities
+        are renormalised over them). Default: all classes.
+        """
         asked = np.asarray(asked)
         if len(drawings) != len(asked):
             raise ValueError(f"got {len(drawings)} drawings and {len(asked)} asked classes")
         proba = self.predict_proba(drawings)
+        if among is not None:
+            among = np.asarray(sorted(set(int(a) for a in among)))
+            outside = sorted(set(asked.tolist()) - set(among.tolist()))
+            if outside:
+                raise ValueError(f"asked classes {outside[:5]} are not among the allowed labels {among.tolist()[:10]}")
+            keep = np.zeros(proba.shape[1], bool)
+            keep[among] = True
+            proba = np.where(keep, proba, 0.0)
+            proba = proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
         hit = proba.argmax(axis=1) == asked
         per_class = {self.class_names[k]: float(hit[asked == k].mean()) for k in np.unique(asked)}
         p_asked = proba[np.arange(len(asked)), asked] if len(asked) else np.zeros(0)

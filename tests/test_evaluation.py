@@ -31,6 +31,23 @@ def test_recognisability_counts_hits_of_the_asked_class(trained):
     assert set(right.per_class) == set(EMOTIONS) and right.n == len(truth)
 
 
+def test_recognisability_among_a_subset_of_classes(trained):
+    """A model that knows only some classes is judged among those: never worse, and exactly the renormalised odds."""
+    test = generate_faces(5, seed=2)
+    truth = np.array(test.extras["emotion"])
+    keep = truth < 3
+    drawings, asked = [d for d, k in zip(test.drawings, keep) if k], truth[keep]
+    full = trained.recognisability(drawings, asked)
+    sub = trained.recognisability(drawings, asked, among=[0, 1, 2])
+    assert sub.share >= full.share and sub.mean_probability >= full.mean_probability
+    proba = trained.predict_proba(drawings)[:, :3]
+    proba /= proba.sum(axis=1, keepdims=True)
+    assert sub.share == pytest.approx(np.mean(proba.argmax(1) == asked))
+    assert sub.mean_probability == pytest.approx(proba[np.arange(len(asked)), asked].mean())
+    with pytest.raises(ValueError, match=r"asked classes \[2\] are not among"):
+        trained.recognisability(drawings, asked, among=[0, 1])
+
+
 def test_errors_name_the_problem(trained):
     with pytest.raises(RuntimeError, match="fit"):
         RasterClassifier(["a"]).predict([np.zeros((2, 3))])

@@ -11,7 +11,7 @@ import torch
 from sketchlib import strokes as S
 from sketchlib.datasets import Sketches, SketchDataset
 from sketchlib.losses import kl_weight_at, learning_rate_at
-from sketchlib.models import SketchModel, config_diff, preset, preset_names
+from sketchlib.models import SketchConfig, SketchModel, config_diff, preset, preset_names
 from sketchlib.models.cells import BiRNN, LSTMCell
 from sketchlib.models.encoders import CNNEncoder, RasterAutoencoder
 from sketchlib.models.influence import InfluenceLayer
@@ -130,28 +130,70 @@ def test_greedy_mixture_sampling_takes_the_likeliest_mean_and_pen():
     assert out.tolist() == [[7.0, 2.0, 0.0, 1.0, 0.0]]
 
 
-def test_influence_attention_sums_to_one_and_only_sees_points_drawn_so_far():
+@pytest.mark.parametrize("causal", [True, False])
+def test_influence_attention_sums_to_one_and_only_sees_points_drawn_so_far(causal):
     torch.manual_seed(0)
-    layer = InfluenceLayer(enc_size=6, dec_size=5, n_a=4)
+    layer = InfluenceLayer(enc_size=6, dec_size=5, n_a=4, causal=causal)
     states = torch.randn(3, 7, 6)
     lengths = torch.tensor([7, 3, 1])
     ctx = layer.context(states, lengths)
+    assert ctx.values.shape[1] == (8 if causal else 7)  # causal: the zero state "nothing read yet" in front
     h = torch.randn(3, 5)
     for j in range(9):
         alpha = layer.attention(h, ctx, j)
         assert torch.allclose(alpha.sum(1), torch.ones(3))
         for b, n in enumerate(lengths.tolist()):
-            limit = min(j, n - 1)
+            limit = min(j, n) if causal else min(j, n - 1)
             assert torch.all(alpha[b, limit + 1 :] == 0)
             assert torch.all(alpha[b, : limit + 1] > 0)
+
+
+def test_causal_influence_never_sees_the_point_it_predicts():
+    """With influence_states='forward', a_d up to step j depends on points 1..j only (the decoder's inputs so far).
+
+    Changing point j+1 (the target of step j) and everything after it leaves alpha and mu_a of steps 0..j
+    unchanged; with 'both' (the bidirectional states) it does not, which is the leak the option removes.
+    """
+    torch.manual_seed(0)
+    j = 4
+    for states_kind, leaks in (("forward", False), ("both", True)):
+        model = SketchModel(preset("aisketcher_influence_only", **TINY, influence_states=states_kind, recurrent_dropout_keep=1.0))
+        model.eval()
+        T = 9
+        x = torch.zeros(1, T + 1, 5)
+        x[0, 0, 2] = 1
+        x[0, 1:, :2] = torch.randn(T, 2)
+        x[0, 1:, 2] = 1
+        y = x.clone()
+        y[0, j + 1 :, :2] = torch.randn(T - j, 2)  # points j+1.. differ: what steps j.. are asked to predict
+        outs = []
+        for s5 in (x, y):
+            batch = {"strokes5": s5, "lengths": torch.tensor([T]), "onehot": torch.eye(1)[[0]]}
+            with torch.no_grad():
+                lat = model.encode(batch, sample=False)
+                lat.z = torch.zeros_like(lat.z)  # the same z for both, so only the attention can differ
+                _, _, mu_a, alpha = model.decode(s5[:, :-1], lat, batch["onehot"], sample_influence=False)
+            outs.append((mu_a[0, : j + 1], alpha[0, : j + 1]))
+        same = torch.allclose(outs[0][0], outs[1][0], atol=1e-6) and torch.allclose(outs[0][1], outs[1][1], atol=1e-6)
+        assert same != leaks, states_kind
+
+
+def test_checkpoint_configs_from_before_influence_states_load_as_both():
+    d = preset("aisketcher_influence_only").to_dict()
+    del d["influence_states"]
+    assert SketchConfig.from_dict(d).influence_states == "both"
+    assert preset("aisketcher_influence_only").influence_states == "forward"
 
 
 def _textbook_influence(layer, states, lengths, h0, steps, noise, sub=None):
     """Eq. 9-11 written directly (bilinear score, masked softmax, weighted sum) for a recurrent toy loop."""
     values = layer.project(states)
-    if sub is not None:
-        values, lengths, h0 = values[sub], lengths[sub], h0[sub]
     last = (lengths - 1).clamp(min=0)
+    if layer.causal:  # position i = the state after i points; position 0 the zero state
+        values = torch.cat([torch.zeros_like(values[:, :1]), values], dim=1)
+        last = lengths
+    if sub is not None:
+        values, last, h0 = values[sub], last[sub], h0[sub]
     h, outs = h0, []
     for j in range(steps):
         scores = torch.einsum("btn,nd,bd->bt", values, layer.w, h)
@@ -164,11 +206,12 @@ def _textbook_influence(layer, states, lengths, h0, steps, noise, sub=None):
     return outs
 
 
+@pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("use_subset", [False, True])
-def test_influence_gradients_equal_the_textbook_formula(use_subset):
+def test_influence_gradients_equal_the_textbook_formula(use_subset, causal):
     """The layer's own backward (values' gradient summed over steps in one matmul) against plain autograd, float64."""
     torch.manual_seed(0)
-    layer = InfluenceLayer(enc_size=6, dec_size=4, n_a=4).double()
+    layer = InfluenceLayer(enc_size=6, dec_size=4, n_a=4, causal=causal).double()
     states = torch.randn(3, 7, 6, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([7, 3, 1])
     h0 = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)

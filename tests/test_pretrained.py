@@ -44,10 +44,13 @@ def test_entry_loads_and_matches_its_preset(name):
     model, stats = pretrained.load(name)
     assert isinstance(model, SketchModel) and not model.training
     assert model.cfg.name == info.preset
-    diff = set(config_diff(preset(info.preset), model.cfg)) - FITTED
+    args = shlex.split(info.command.split(" (")[0])  # the command, without a trailing remark in brackets
+    set_on_command_line = {v.split("=")[0] for flag, v in zip(args, args[1:]) if flag == "--set"}
+    for key in set_on_command_line:
+        assert key in model.cfg.to_dict(), f"{name}: --set {key} is not a config field"
+    diff = set(config_diff(preset(info.preset), model.cfg)) - FITTED - set_on_command_line
     assert not diff, f"{name} differs from preset {info.preset} in {sorted(diff)}"
     assert stats["scale"] > 0 and len(stats["class_names"]) == model.cfg.num_classes
-    args = shlex.split(info.command.split(" (")[0])  # the command, without a trailing remark in brackets
     assert args[:5] == ["python", "-m", "sketchlib", "train", "--preset"] and args[5] == info.preset
     assert args[args.index("--data") + 1] == info.data
     if info.log is not None:

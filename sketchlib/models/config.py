@@ -46,6 +46,11 @@ class SketchConfig:
     influence: bool = False
     influence_size: int = 512  #: n_a
     influence_beta: float = 0.1  #: beta of eq. 14, the weight of l_a in l_kl
+    #: which encoder states h_enc_i the layer attends over: "forward" (the forward
+    #: direction only, after reading points 1..i: causal, the default) or "both"
+    #: (forward and backward halves, the paper's literal reading, which lets the
+    #: decoder see the points it is asked to predict; see sketchlib.models.influence)
+    influence_states: Literal["forward", "both"] = "forward"
 
     # ---- CNN autoencoder (AI-Sketcher, Fig. 1c)
     autoencoder: bool = False
@@ -93,6 +98,8 @@ class SketchConfig:
         problems = []
         if self.influence and self.encoder != "rnn":
             problems.append("influence=True needs encoder='rnn' (it attends over the RNN encoder's states)")
+        if self.influence_states not in ("forward", "both"):
+            problems.append(f"influence_states={self.influence_states!r} must be 'forward' or 'both'")
         if len(self.cnn_channels) != len(self.cnn_strides):
             problems.append("cnn_channels and cnn_strides must have the same length")
         if len(self.ae_channels) != len(self.ae_strides):
@@ -132,6 +139,9 @@ class SketchConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown SketchConfig fields {unknown}; this checkpoint is from another version")
+        d = dict(d)
+        if d.get("influence") and "influence_states" not in d:
+            d["influence_states"] = "both"  # written before the field existed: the layer attended over both halves
         return cls(**d)
 
 

@@ -16,10 +16,26 @@ Choices where the paper is open:
 - Eq. 5 feeds ``a_d`` into the decoder at step ``j`` while eq. 9 scores with the
   decoder state of step ``j``: circular. We score with the *previous* decoder
   state ``h_{j-1}`` (the initial state ``h_0 = tanh(W z)`` at ``j = 0``).
-- The window ``i <= j`` is clamped to the drawing's length: past its last point
-  the layer attends over the whole drawing.
-- ``h_enc_i`` (2 x the encoder size) is projected linearly to ``n_a`` when the
-  widths differ, so that ``mu_a`` has ``n_a`` values as in the paper.
+- **Which states, and what "i <= j" means** (``SketchConfig.influence_states``).
+  The paper attends over the states of its *bidirectional* encoder. The
+  backward half of every ``h_enc_i`` has read the whole rest of the drawing,
+  so the window ``i <= j`` hides nothing: during teacher forcing the decoder
+  can read the very point it is asked to predict from ``a_d``. Trained that
+  way (``"both"``), the -small models learned to copy the input and ignore the
+  class vector (chapter 8 shows it: attention on the diagonal, l_r far below
+  the models without the layer). The default, ``"forward"``, is causal: the
+  layer attends over the forward direction's states only, and ``h_enc_i`` is
+  the state after reading ``i`` points (``h_enc_0`` = the zero initial state,
+  "nothing drawn yet"). At step ``j`` the decoder has been given points
+  ``1..j`` (its input at step ``j`` is point ``j``, point 0 the start token),
+  so the window ``i <= j`` covers exactly what it has already seen. A test
+  checks that changing later points leaves ``alpha`` and ``mu_a`` unchanged.
+  With ``"both"`` the index ``i`` is the ``i+1``-th point (no zero state), as
+  the layer was first written; checkpoints from before the option load so.
+- The window is clamped to the drawing's length: past its last point the
+  layer attends over the whole drawing.
+- ``h_enc_i`` is projected linearly to ``n_a`` when the widths differ, so that
+  ``mu_a`` has ``n_a`` values as in the paper.
 - Without an input drawing (sampling from a random ``z``) there is nothing to
   attend to, and ``a_d`` is drawn from the prior ``N(0, I)`` that ``l_a`` pulls towards.
 """
@@ -93,6 +109,7 @@ class InfluenceContext:
     """What the layer precomputes once per input drawing (for all decoding steps)."""
 
     def __init__(self, values: torch.Tensor, last: torch.Tensor):
+        """``values: (B, T_ctx, n_a)``; ``last: (B,)`` the last position each drawing may attend to."""
         self.record: list = []  # the steps' gradient factors for values (see _CollectValuesGrad)
         if values.requires_grad and torch.is_grad_enabled():
             values = _CollectValuesGrad.apply(values, self.record)
@@ -105,21 +122,32 @@ class InfluenceContext:
 
 
 class InfluenceLayer(nn.Module):
-    def __init__(self, enc_size: int, dec_size: int, n_a: int = 512):
+    def __init__(self, enc_size: int, dec_size: int, n_a: int = 512, causal: bool = True):
+        """``enc_size``: width of the states passed to :meth:`context`; ``causal``: see the module doc."""
         super().__init__()
         self.n_a = n_a
+        self.causal = causal
         self.project = nn.Linear(enc_size, n_a, bias=False) if enc_size != n_a else nn.Identity()
         self.w = nn.Parameter(torch.empty(n_a, dec_size))  # eq. 9's W (on the projected h_enc)
         nn.init.xavier_uniform_(self.w)
 
     def context(self, enc_states: torch.Tensor, lengths: torch.Tensor) -> InfluenceContext:
-        """``enc_states: (B, T_enc, 2H_enc)``, ``lengths: (B,)`` -> the per-drawing context."""
+        """``enc_states: (B, T_enc, enc_size)``, ``lengths: (B,)`` -> the per-drawing context.
+
+        Causal: ``enc_states[:, i]`` is the state after reading point ``i + 1``
+        (forward direction only); the context puts the zero state "nothing
+        read" in front, so its position ``i`` holds the state after ``i`` points
+        and has ``T_enc + 1`` positions. Otherwise position ``i`` is point ``i + 1``.
+        """
         values = self.project(enc_states)
-        last = (lengths.to(enc_states.device) - 1).clamp(min=0)
-        return InfluenceContext(values, last)
+        lengths = lengths.to(enc_states.device)
+        if self.causal:
+            values = torch.cat([values.new_zeros(values.shape[0], 1, values.shape[2]), values], dim=1)
+            return InfluenceContext(values, lengths.clamp(min=0, max=values.shape[1] - 1))
+        return InfluenceContext(values, (lengths - 1).clamp(min=0))
 
     def attend(self, h_prev: torch.Tensor, ctx: InfluenceContext, j: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(alpha_j: (B, T_enc), mu_a: (B, n_a))`` of eq. 9-10 at decoding step ``j``.
+        """``(alpha_j: (B, T_ctx), mu_a: (B, n_a))`` of eq. 9-10 at decoding step ``j``.
 
         ``h_dec^T W h_enc_i`` is computed as ``h_enc_i . (W h_dec)``: one small
         matmul, then a multiply-and-sum over ``n_a`` (a batched matrix-vector
@@ -130,7 +158,7 @@ class InfluenceLayer(nn.Module):
         return _Attend.apply(query, ctx.values, masked, ctx.record)
 
     def attention(self, h_prev: torch.Tensor, ctx: InfluenceContext, j: int) -> torch.Tensor:
-        """``alpha_j: (B, T_enc)``, the weights of eq. 9 at decoding step ``j``."""
+        """``alpha_j: (B, T_ctx)``, the weights of eq. 9 at decoding step ``j``."""
         return self.attend(h_prev, ctx, j)[0]
 
     def forward(

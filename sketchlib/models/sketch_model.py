@@ -80,7 +80,11 @@ class SketchModel(nn.Module):
 
         # ---- decoder
         H = cfg.dec_rnn_size
-        self.influence = InfluenceLayer(self.rnn_encoder.output_size, H, cfg.influence_size) if cfg.influence else None
+        self.influence = None
+        if cfg.influence:
+            causal = cfg.influence_states == "forward"
+            width = self.rnn_encoder.hidden_size if causal else self.rnn_encoder.output_size
+            self.influence = InfluenceLayer(width, H, cfg.influence_size, causal=causal)
         self.decoder = LSTMCell(
             5 + self.latent_size + cond,
             H,
@@ -106,6 +110,8 @@ class SketchModel(nn.Module):
                 t_max = max(int(lengths.max()), 1)  # one host sync per batch, outside the step loop
                 h, states = self.rnn_encoder(batch["strokes5"][:, 1 : t_max + 1], lengths)
                 if self.influence is not None:
+                    if self.influence.causal:  # the forward half: what the encoder had read up to point i
+                        states = states[:, :, : self.rnn_encoder.hidden_size]
                     lat.influence = self.influence.context(states, lengths)
             else:
                 h = self.cnn_encoder(batch["rasters"])
@@ -151,7 +157,7 @@ class SketchModel(nn.Module):
     ) -> tuple[MixtureParams, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
         """Teacher-forced decoding of ``inputs5: (B, T, 5)``.
 
-        Returns ``(params (B, T, M), final state, mu_a (B, T, n_a) or None, alpha (B, T, T_enc) or None)``.
+        Returns ``(params (B, T, M), final state, mu_a (B, T, n_a) or None, alpha (B, T, T_ctx) or None)``.
         ``start_step`` is the index of the first input (the influence layer's ``j``),
         so decoding can resume where an earlier call stopped.
         """
