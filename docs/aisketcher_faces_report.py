@@ -5,9 +5,11 @@
 For each gender, one test face (neutral) is encoded under every emotion's
 class vector and decoded under that class, as in the paper's Figure 2; the
 input face and the seven expressions are drawn side by side. Then ``--per-class``
-faces are generated per class from other test faces and read by a logistic
-regression trained on 28x28 rasters of the face set (``docs/faces_report.py``'s
-instrument): the share read as the emotion that was asked for.
+faces are generated per class in three ways (from test faces of that class,
+from test faces of random classes re-encoded under it, and from the prior) and
+read by a logistic regression trained on 28x28 rasters of the face set
+(``docs/faces_report.py``'s instrument): the share read as the emotion that was
+asked for, with Wilson 95% intervals.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sketchlib.checkpoint import load_model
 from sketchlib.datasets.faces import EMOTIONS, GENDERS, generate_faces, load_faces
+from sketchlib.evaluation import wilson_interval
 from sketchlib.plotting import plot_grid, plot_losses
 from sketchlib.raster import render
 from sketchlib.sampling import encode, sample
@@ -40,6 +43,7 @@ def main() -> None:
     model, stats = load_model(Path(args.run) / "best.pt")
     scale, names = stats["scale"], stats["class_names"]
     test = load_faces(n_per_class=500, seed=0).test  # the split the model never trained on
+    assert list(test.class_names) == list(names), "the checkpoint's classes differ from the face set's"
 
     rows, titles = [], []
     for g, gender in enumerate(GENDERS):
@@ -54,29 +58,42 @@ def main() -> None:
     fig.savefig(f"{args.out}_figure2.png", dpi=90)
 
     logs = read_log(args.run)
-    plot_losses({"aisketcher-small": logs}, keys=("total", "l_r", "l_kl")).savefig(f"{args.out}_losses.png", dpi=90)
-    plot_losses({"aisketcher-small": logs}, keys=("total", "l_r", "l_kl"), split="valid").savefig(
+    plot_losses({model.cfg.name: logs}, keys=("total", "l_r", "l_kl")).savefig(f"{args.out}_losses.png", dpi=90)
+    plot_losses({model.cfg.name: logs}, keys=("total", "l_r", "l_kl"), split="valid").savefig(
         f"{args.out}_valid_losses.png", dpi=90)
 
-    # recognisability: ask for each class, starting from other test faces of random classes
+    # recognisability, three ways of asking for expression k (all from held-out faces or the prior):
+    #   own:    encode test faces OF class k under k, decode under k (the paper's encode-decode generation)
+    #   switch: encode test faces of random classes under k, decode under k (Figure 2: change the expression)
+    #   prior:  z ~ N(0, I), decode under k (no input drawing)
     ref = generate_faces(200, seed=11)
     clf = LogisticRegression(max_iter=3000, C=0.1).fit(
         render(ref.drawings, size=28).reshape(len(ref), -1), np.array(ref.extras["emotion"]))
     rng = np.random.default_rng(args.seed)
-    asked, drawn = [], []
-    for k, name in enumerate(names):
-        starts = [test.drawings[i] for i in rng.choice(len(test), args.per_class, replace=False)]
-        lat = encode(model, starts, scale, [k] * args.per_class)
-        drawn += sample(model, args.per_class, scale=scale, latent=lat, labels=[k] * args.per_class,
-                        temperature=args.temperature, seed=args.seed + 100 + k)
-        asked += [EMOTIONS.index(name.split("-")[0])] * args.per_class
-    pred = clf.predict(render(drawn, size=28).reshape(len(drawn), -1))
-    asked = np.array(asked)
+    n = args.per_class
     print(f"checkpoint step {int(logs[-1]['step'])}; valid total {min(r.get('valid_total', np.inf) for r in logs):.4f}")
-    print(f"emotion recognisability at temperature {args.temperature}: {np.mean(pred == asked):.1%} "
-          f"of {len(asked)} generated faces (chance 14.3%)")
-    for e, emotion in enumerate(EMOTIONS):
-        print(f"  {emotion:>10}: {np.mean(pred[asked == e] == e):.0%}")
+    print(f"emotion classifier: 28x28 logistic regression on 200 generated faces per class; "
+          f"temperature {args.temperature}; {n} drawings per class and way; chance 14.3%")
+    for way in ("own", "switch", "prior"):
+        asked, drawn = [], []
+        for k, name in enumerate(names):
+            labels = [k] * n
+            if way == "prior":
+                drawn += sample(model, n, scale=scale, labels=labels, temperature=args.temperature,
+                                seed=args.seed + 300 + k)
+            else:
+                pool = np.flatnonzero(test.labels == k) if way == "own" else np.arange(len(test))
+                starts = [test.drawings[i] for i in rng.choice(pool, n, replace=False)]
+                lat = encode(model, starts, scale, labels)
+                drawn += sample(model, n, scale=scale, latent=lat, labels=labels, temperature=args.temperature,
+                                seed=args.seed + (100 if way == "switch" else 200) + k)
+            asked += [EMOTIONS.index(name.split("-")[0])] * n
+        pred = clf.predict(render(drawn, size=28).reshape(len(drawn), -1))
+        asked = np.array(asked)
+        hits = int(np.sum(pred == asked))
+        lo, hi = wilson_interval(hits, len(asked))
+        per = ", ".join(f"{e} {np.mean(pred[asked == i] == i):.0%}" for i, e in enumerate(EMOTIONS))
+        print(f"  {way:>6}: {hits / len(asked):.1%} [95% CI {lo:.1%}, {hi:.1%}] of {len(asked)} ({per})")
     print(f"wrote {args.out}_figure2.png, {args.out}_losses.png, {args.out}_valid_losses.png")
 
 
