@@ -26,7 +26,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Sequence, TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -36,6 +36,8 @@ from sketchlib.datasets.base import Sketches, SketchSplits
 from sketchlib.datasets.download import fetch
 from sketchlib.datasets.npz import load_npz
 from sketchlib.errors import SketchDataError
+
+T = TypeVar("T")
 
 __all__ = [
     "QUICKDRAW_CLASSES",
@@ -275,12 +277,40 @@ def read_ndjson(
         on_error: ``"raise"`` a :class:`SketchDataError` "file line N: ..." at the
             first malformed line, or ``"skip"`` it and count it in ``skipped``.
     """
-    if on_error not in ("raise", "skip"):
-        raise SketchDataError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     path = Path(path)
     out = NdjsonDrawings()
-    if max_drawings is not None and max_drawings <= 0:
-        return out
+
+    def parse(obj: dict, where: str) -> list[np.ndarray]:
+        return parse_strokes(obj["drawing"], source=str(path), where=where)
+
+    for obj, lines in ndjson_records(path, parse, on_error, out.skipped, max_drawings):
+        if simplify:
+            lines = simplify_drawing(lines, epsilon)
+        out.drawings.append(S.polylines_to_stroke3(lines))
+        out.key_ids.append(str(obj.get("key_id", "")))
+    return out
+
+
+def ndjson_records(
+    path: Path,
+    parse: Callable[[dict, str], T],
+    on_error: Literal["raise", "skip"],
+    skipped: list[str],
+    max_records: int | None = None,
+) -> Iterator[tuple[dict, T]]:
+    """``(object, parse(object, "line N"))`` for each drawing line of a QuickDraw-style ndjson file.
+
+    Blank lines are passed over. A line that is not a JSON object with a
+    ``drawing`` field, or that ``parse`` rejects with a :class:`SketchDataError`,
+    raises (``on_error="raise"``, the message names file and line) or is
+    recorded in ``skipped`` and passed over (``"skip"``). Stops after
+    ``max_records`` good lines.
+    """
+    if on_error not in ("raise", "skip"):
+        raise SketchDataError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if max_records is not None and max_records <= 0:
+        return
+    good = 0
     with open(path, encoding="utf-8") as f:
         for line_no, text in enumerate(f, start=1):
             if not text.strip():
@@ -293,19 +323,16 @@ def read_ndjson(
                     raise SketchDataError(f"not valid JSON ({exc})", source=str(path), where=where) from None
                 if not isinstance(obj, dict) or "drawing" not in obj:
                     raise SketchDataError("no 'drawing' field", source=str(path), where=where)
-                lines = parse_strokes(obj["drawing"], source=str(path), where=where)
+                parsed = parse(obj, where)
             except SketchDataError as exc:
                 if on_error == "raise":
                     raise
-                out.skipped.append(str(exc))
+                skipped.append(str(exc))
                 continue
-            if simplify:
-                lines = simplify_drawing(lines, epsilon)
-            out.drawings.append(S.polylines_to_stroke3(lines))
-            out.key_ids.append(str(obj.get("key_id", "")))
-            if max_drawings is not None and len(out.drawings) >= max_drawings:
-                break
-    return out
+            yield obj, parsed
+            good += 1
+            if max_records is not None and good >= max_records:
+                return
 
 
 # --------------------------------------------------------------------------- loader

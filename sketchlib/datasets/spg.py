@@ -25,7 +25,6 @@ checkout's ``data/SPG``, whose names are read from ``../SPG256/``).
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import os
 from pathlib import Path
@@ -37,7 +36,7 @@ from tqdm.auto import tqdm
 from sketchlib import strokes as S
 from sketchlib.datasets.base import Sketches, SketchSplits
 from sketchlib.datasets.download import fetch, resolve_mirror
-from sketchlib.datasets.quickdraw import parse_strokes
+from sketchlib.datasets.quickdraw import ndjson_records, parse_strokes
 from sketchlib.errors import SketchDataError
 
 __all__ = [
@@ -153,46 +152,28 @@ def read_spg_ndjson(
         int64 part label per stroke-3 row, QuickDraw ``key_id`` strings and one
         message per skipped line.
     """
-    if on_error not in ("raise", "skip"):
-        raise SketchDataError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     path = Path(path)
     drawings, parts, key_ids, skipped = [], [], [], []
-    if max_drawings is not None and max_drawings <= 0:
-        return drawings, parts, key_ids, skipped
-    with open(path, encoding="utf-8") as f:
-        for line_no, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            where = f"line {line_no}"
-            try:
-                try:
-                    obj = json.loads(text)
-                except ValueError as exc:
-                    raise SketchDataError(f"not valid JSON ({exc})", source=str(path), where=where) from None
-                if not isinstance(obj, dict) or "drawing" not in obj:
-                    raise SketchDataError("no 'drawing' field", source=str(path), where=where)
-                strokes = parse_strokes(obj["drawing"], ("x", "y", "part"), source=str(path), where=where)
-                for k, stroke in enumerate(strokes):
-                    labels = stroke[:, 2]
-                    bad = (labels != np.round(labels)) | (labels < 0)
-                    if n_parts is not None:
-                        bad |= labels >= n_parts
-                    if bad.any():
-                        names = f" (the class has {n_parts} part names, labels 0..{n_parts - 1})" if n_parts else ""
-                        raise SketchDataError(
-                            f"stroke {k} has part label {labels[bad][0]:g}{names}", source=str(path), where=where
-                        )
-            except SketchDataError as exc:
-                if on_error == "raise":
-                    raise
-                skipped.append(str(exc))
-                continue
-            simplified = [_simplify_labelled(stroke, simplify_epsilon) for stroke in strokes]
-            drawings.append(S.polylines_to_stroke3([p for p, _ in simplified]))
-            parts.append(np.concatenate([lab for _, lab in simplified]))
-            key_ids.append(str(obj.get("key_id", "")))
-            if max_drawings is not None and len(drawings) >= max_drawings:
-                break
+
+    def parse(obj: dict, where: str) -> list[np.ndarray]:
+        strokes = parse_strokes(obj["drawing"], ("x", "y", "part"), source=str(path), where=where)
+        for k, stroke in enumerate(strokes):
+            labels = stroke[:, 2]
+            bad = (labels != np.round(labels)) | (labels < 0)
+            if n_parts is not None:
+                bad |= labels >= n_parts
+            if bad.any():
+                names = f" (the class has {n_parts} part names, labels 0..{n_parts - 1})" if n_parts else ""
+                raise SketchDataError(
+                    f"stroke {k} has part label {labels[bad][0]:g}{names}", source=str(path), where=where
+                )
+        return strokes
+
+    for obj, strokes in ndjson_records(path, parse, on_error, skipped, max_drawings):
+        simplified = [_simplify_labelled(stroke, simplify_epsilon) for stroke in strokes]
+        drawings.append(S.polylines_to_stroke3([p for p, _ in simplified]))
+        parts.append(np.concatenate([lab for _, lab in simplified]))
+        key_ids.append(str(obj.get("key_id", "")))
     return drawings, parts, key_ids, skipped
 
 
