@@ -11,6 +11,7 @@ from the repository root after training the runs with exactly those commands.
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from sketchlib import pretrained
@@ -40,6 +41,25 @@ RUNS = {
         "reading), which lets the decoder see the point it predicts: chapter 6 measures the leak",
         "--set influence_states=both"),
 }
+
+#: chapter 12's mixed-object models (run folders under runs/mixed; ship with --runs runs/mixed --steps 1000)
+RUNS.update({
+    "cnn_lstm_vae-small/quickdraw-4": (
+        "cnn4", "cnn_lstm_vae-small", "quickdraw:face,pig,alarm clock,radio",
+        "CNN-LSTM VAE (small: CNN encoder over 64x64 rasters, z 128, LSTM decoder 256) on four real QuickDraw "
+        "classes (face, pig, alarm clock, radio; 2,000 training drawings each)"),
+    "sketch_rnn-small/quickdraw-4": (
+        "rnn4", "sketch_rnn-small", "quickdraw:face,pig,alarm clock,radio",
+        "Sketch-RNN (small: bidirectional LSTM encoder) on the same four QuickDraw classes: the RNN-encoder VAE the "
+        "CNN-LSTM VAE is compared with"),
+    "cnn_lstm_vae-small/spg-face-parts": (
+        "cnnparts", "cnn_lstm_vae-small", "spg-parts:eye,nose,mouth,ear",
+        "CNN-LSTM VAE (small) on eyes, noses, mouths and ears cut out of SPG's 800 labelled QuickDraw faces"),
+    "sketch_rnn-small/spg-face-parts": (
+        "sketch_rnn_parts", "sketch_rnn-small", "spg-parts:eye,nose,mouth,ear",
+        "Sketch-RNN (small: bidirectional LSTM encoder) on the same SPG face parts: the RNN-encoder VAE the "
+        "CNN-LSTM VAE is compared with"),
+})
 
 #: the multi-class experiment (chapter 10b): three models on the first k SPG classes, the same budget each
 MULTICLASS_MODELS = {"sketch_rnn-small": "Sketch-RNN", "sketch_pix2seq-small": "Sketch-pix2seq",
@@ -98,7 +118,7 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         run = Path(args.runs) / folder
-        command = f"python -m sketchlib train --preset {preset} --data {data} --steps {args.steps} --out OUT"
+        command = f"python -m sketchlib train --preset {preset} --data {shlex.quote(data)} --steps {args.steps} --out OUT"
         if extra:
             command += " " + extra[0]
         info = pretrained.register(name, run / "best.pt", data=data, command=command, description=description,
