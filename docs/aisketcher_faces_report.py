@@ -1,6 +1,7 @@
 """What a trained AI-Sketcher draws on the face set: a Figure-2 style grid, loss curves, recognisability.
 
-    python docs/aisketcher_faces_report.py --run runs/faces_aisketcher --out docs/aisketcher_small_faces
+    python docs/aisketcher_faces_report.py --name aisketcher-small/faces-3000 --out docs/aisketcher_small_faces
+    python docs/aisketcher_faces_report.py --run runs/faces_aisketcher --out /tmp/my_run   # a training folder
 
 For each gender, one test face (neutral) is encoded under every emotion's
 class vector and decoded under that class, as in the paper's Figure 2; the
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from sketchlib import pretrained
 from sketchlib.checkpoint import load_model
 from sketchlib.datasets.faces import EMOTIONS, GENDERS, generate_faces, load_faces
 from sketchlib.evaluation import wilson_interval
@@ -32,7 +34,9 @@ from sketchlib.training import read_log
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", required=True, help="training folder with best.pt and log.jsonl")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="training folder with best.pt and log.jsonl")
+    src.add_argument("--name", help="a shipped checkpoint (sketchlib.pretrained), e.g. aisketcher-small/faces-3000")
     ap.add_argument("--out", required=True, help="prefix of the figures to write")
     ap.add_argument("--temperature", type=float, default=0.2)
     ap.add_argument("--per-class", type=int, default=20)
@@ -40,7 +44,12 @@ def main() -> None:
     args = ap.parse_args()
     torch.manual_seed(args.seed)
 
-    model, stats = load_model(Path(args.run) / "best.pt")
+    if args.name:
+        model, stats = pretrained.load(args.name)
+        logs = pretrained.read_training_log(args.name)
+    else:
+        model, stats = load_model(Path(args.run) / "best.pt")
+        logs = read_log(args.run)
     scale, names = stats["scale"], stats["class_names"]
     test = load_faces(n_per_class=500, seed=0).test  # the split the model never trained on
     assert list(test.class_names) == list(names), "the checkpoint's classes differ from the face set's"
@@ -57,7 +66,6 @@ def main() -> None:
     fig = plot_grid(rows, ncols=len(EMOTIONS) + 1, titles=titles, cell_size=1.4)
     fig.savefig(f"{args.out}_figure2.png", dpi=90)
 
-    logs = read_log(args.run)
     plot_losses({model.cfg.name: logs}, keys=("total", "l_r", "l_kl")).savefig(f"{args.out}_losses.png", dpi=90)
     plot_losses({model.cfg.name: logs}, keys=("total", "l_r", "l_kl"), split="valid").savefig(
         f"{args.out}_valid_losses.png", dpi=90)
@@ -72,8 +80,11 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     n = args.per_class
     print(f"checkpoint step {int(logs[-1]['step'])}; valid total {min(r.get('valid_total', np.inf) for r in logs):.4f}")
+    real_emotion = np.array([EMOTIONS.index(names[k].split("-")[0]) for k in test.labels])
+    ceiling = float(np.mean(clf.predict(render(test.drawings, size=28).reshape(len(test), -1)) == real_emotion))
     print(f"emotion classifier: 28x28 logistic regression on 200 generated faces per class; "
-          f"temperature {args.temperature}; {n} drawings per class and way; chance 14.3%")
+          f"{ceiling:.1%} on the {len(test)} real test faces; temperature {args.temperature}; "
+          f"{n} drawings per class and way; chance 14.3%")
     for way in ("own", "switch", "prior"):
         asked, drawn = [], []
         for k, name in enumerate(names):

@@ -35,6 +35,10 @@ RUNS = {
     "sketch_rnn-small/faces": (
         "sketch_rnn", "sketch_rnn-small", "faces",
         "Sketch-RNN without a class vector (small sizes) on the face set: the unconditional comparison of chapter 5"),
+    "aisketcher-small/faces-3000": (  # ship with --runs runs/causal --steps 3000
+        "aisketcher", "aisketcher-small", "faces",
+        "AI-Sketcher (small sizes) on the face set, trained three times as long as the ablation's models: the "
+        "library's acceptance model (docs/aisketcher_faces_report.py)"),
     "aisketcher_influence_only-small/faces-bidirectional": (
         "influence_only_bidirectional", "aisketcher_influence_only-small", "faces",
         "The influence-only model attending over both halves of the bidirectional encoder (the paper's literal "
