@@ -106,26 +106,38 @@ def write_readme() -> None:
     (pretrained.checkpoint_dir() / "README.md").write_text(README_HEAD + "\n".join(rows) + "\n")
 
 
+def train_command(name: str, steps: int, out: str = "OUT") -> str:
+    """The command that trains registry entry ``name`` for ``steps`` steps into ``out``."""
+    _, preset, data, _, *extra = RUNS[name]
+    command = f"python -m sketchlib train --preset {preset} --data {shlex.quote(data)} --steps {steps} --out {out}"
+    return command + (" " + extra[0] if extra else "")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="runs/ablation", help="folder holding the run folders")
     ap.add_argument("--steps", type=int, help="the --steps the runs were trained with")
     ap.add_argument("--readme", action="store_true", help="only rewrite data/checkpoints/README.md from the registry")
     ap.add_argument("--only", nargs="*", help="registry names to (re)ship (default: all)")
+    ap.add_argument("--print-command", metavar="NAME",
+                    help="only print the command that trains NAME into its run folder under --runs")
     args = ap.parse_args()
     if args.readme:
         write_readme()
         return
     if args.steps is None:
         ap.error("--steps is required to ship runs")
-    for name, (folder, preset, data, description, *extra) in RUNS.items():
+    if args.print_command:
+        if args.print_command not in RUNS:
+            ap.error(f"{args.print_command!r} is not in RUNS; known: {', '.join(sorted(RUNS))}")
+        print(train_command(args.print_command, args.steps, shlex.quote(str(Path(args.runs) / RUNS[args.print_command][0]))))
+        return
+    for name, (folder, _, data, description, *_) in RUNS.items():
         if args.only and name not in args.only:
             continue
         run = Path(args.runs) / folder
-        command = f"python -m sketchlib train --preset {preset} --data {shlex.quote(data)} --steps {args.steps} --out OUT"
-        if extra:
-            command += " " + extra[0]
-        info = pretrained.register(name, run / "best.pt", data=data, command=command, description=description,
+        info = pretrained.register(name, run / "best.pt", data=data, command=train_command(name, args.steps),
+                                   description=description,
                                    log=run / "log.jsonl")
         print(f"{name}: step {info.steps}, valid total {info.valid['total']:.4f} (l_r {info.valid['l_r']:.4f}, "
               f"l_kl {info.valid['l_kl']:.4f}), {info.path.stat().st_size / 2**20:.1f} MB")
