@@ -49,10 +49,16 @@ def total_loss(l_r: torch.Tensor, l_kl: torch.Tensor, alpha: float, epsilon: flo
 
 
 def kl_weight_at(cfg, step: int) -> float:
-    """KL annealing as Magenta: ``w - (w - w_start) * decay^step``, rising from ``w_start`` to ``w``."""
-    return cfg.kl_weight - (cfg.kl_weight - cfg.kl_weight_start) * cfg.kl_decay_rate**step
+    """KL annealing as Magenta: ``w - (w - w_start) * decay^step``, rising from ``w_start`` to ``w``.
+
+    ``decay`` is ``cfg.kl_decay_rate``, or sized to the run when ``cfg.schedule == "budget"``
+    (:meth:`SketchConfig.schedule_rates`).
+    """
+    kl_decay_rate, _ = cfg.schedule_rates()
+    return cfg.kl_weight - (cfg.kl_weight - cfg.kl_weight_start) * kl_decay_rate**step
 
 
 def learning_rate_at(cfg, step: int) -> float:
-    """Exponential decay to a floor: ``(lr - lr_min) * decay^step + lr_min``."""
-    return (cfg.learning_rate - cfg.min_learning_rate) * cfg.decay_rate**step + cfg.min_learning_rate
+    """Exponential decay to a floor: ``(lr - lr_min) * decay^step + lr_min`` (``decay`` as for the KL weight)."""
+    _, decay_rate = cfg.schedule_rates()
+    return (cfg.learning_rate - cfg.min_learning_rate) * decay_rate**step + cfg.min_learning_rate

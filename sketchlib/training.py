@@ -47,7 +47,7 @@ import torch
 from tqdm.auto import tqdm
 
 from sketchlib.checkpoint import CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from sketchlib.datasets import SketchDataset, Sketches, SketchSplits
+from sketchlib.datasets import LengthBuckets, SketchDataset, Sketches, SketchSplits
 from sketchlib.errors import SketchDataError
 from sketchlib.losses import kl_weight_at, learning_rate_at
 from sketchlib.models import SketchConfig, SketchModel
@@ -55,6 +55,7 @@ from sketchlib.models import SketchConfig, SketchModel
 __all__ = [
     "Trainer",
     "IndexStream",
+    "BucketStream",
     "NonFiniteLossError",
     "evaluate",
     "dataset_for_model",
@@ -118,6 +119,7 @@ class IndexStream:
 
     def state_dict(self) -> dict:
         return {
+            "kind": "uniform",
             "n": self.n,
             "batch_size": self.batch_size,
             "epoch": self.epoch,
@@ -126,7 +128,7 @@ class IndexStream:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if (state["n"], state["batch_size"]) != (self.n, self.batch_size):
+        if state.get("kind", "uniform") != "uniform" or (state["n"], state["batch_size"]) != (self.n, self.batch_size):
             raise ValueError(
                 f"the checkpoint's batch stream covers {state['n']} drawings in batches of {state['batch_size']}, "
                 f"this run has {self.n} drawings in batches of {self.batch_size}; the training data changed"
@@ -134,6 +136,52 @@ class IndexStream:
         self.epoch = int(state["epoch"])
         self.rng.bit_generator.state = state["rng"]
         self.pending = np.asarray(state["pending"], dtype=np.int64).copy()
+
+
+class BucketStream:
+    """:class:`IndexStream`'s protocol over :class:`~sketchlib.datasets.LengthBuckets`.
+
+    An endless, seeded, resumable stream of length-bucketed batches: each epoch's
+    batches come in random order, every drawing once per epoch; the last batch of
+    an epoch may be smaller than ``batch_size``.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0):
+        self.buckets = LengthBuckets(lengths, batch_size, seed=seed)
+        self.n, self.batch_size = len(self.buckets.lengths), int(batch_size)
+        self.pending: list[np.ndarray] = []
+        self.epoch = 0
+
+    def next(self) -> np.ndarray:
+        if not self.pending:
+            self.pending = self.buckets.epoch()
+            self.epoch += 1
+        return self.pending.pop(0)
+
+    def state_dict(self) -> dict:
+        flat = np.concatenate(self.pending) if self.pending else np.zeros(0, dtype=np.int64)
+        return {
+            "kind": "buckets",
+            "n": self.n,
+            "batch_size": self.batch_size,
+            "epoch": self.epoch,
+            "rng": self.buckets.rng.bit_generator.state,
+            "pending": torch.from_numpy(flat.astype(np.int64)),
+            "pending_sizes": torch.tensor([len(b) for b in self.pending], dtype=torch.int64),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("kind") != "buckets" or (state["n"], state["batch_size"]) != (self.n, self.batch_size):
+            raise ValueError(
+                f"the checkpoint's batch stream ({state.get('kind', 'uniform')}, {state['n']} drawings in batches "
+                f"of {state['batch_size']}) is not this run's (length buckets, {self.n} drawings in batches of "
+                f"{self.batch_size}); the training data or the batching changed"
+            )
+        self.epoch = int(state["epoch"])
+        self.buckets.rng.bit_generator.state = state["rng"]
+        flat = np.asarray(state["pending"], dtype=np.int64)
+        cuts = np.cumsum(np.asarray(state["pending_sizes"], dtype=np.int64))[:-1]
+        self.pending = [b.copy() for b in np.split(flat, cuts)] if len(flat) else []
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -292,7 +340,8 @@ class Trainer:
         # ---- data
         augment = cfg.random_scale_factor > 0 or cfg.augment_stroke_prob > 0
         self.train_set = SketchDataset(
-            data.train, cfg.max_seq_len, augment=augment, raster_size=cfg.needs_raster, pad_to=cfg.pad_to,
+            data.train, cfg.max_seq_len, augment=augment, raster_size=cfg.needs_raster,
+            pad_to="batch" if cfg.bucket else cfg.pad_to,
             scale_factor=cfg.random_scale_factor, drop_prob=cfg.augment_stroke_prob, seed=cfg.seed,
         )
         if len(data.valid) == 0:
@@ -305,7 +354,11 @@ class Trainer:
             if ds.n_dropped:
                 log.warning("%s: dropped %d drawings longer than max_seq_len=%d", name, ds.n_dropped, cfg.max_seq_len)
         self.stats = self.train_set.stats()
-        self.stream = IndexStream(len(self.train_set), cfg.batch_size, seed=cfg.seed + 1)
+        if cfg.bucket:
+            self.stream: IndexStream | BucketStream = BucketStream(self.train_set.lengths(), cfg.batch_size,
+                                                                  seed=cfg.seed + 1)
+        else:
+            self.stream = IndexStream(len(self.train_set), cfg.batch_size, seed=cfg.seed + 1)
         # a fixed random subset of valid: the valid split may be ordered by class
         n_eval = min(len(self.valid_set), cfg.eval_batches * cfg.batch_size)
         self.eval_indices = np.sort(np.random.default_rng(cfg.seed + 2).permutation(len(self.valid_set))[:n_eval])

@@ -9,7 +9,7 @@
 - :func:`fetch`: the downloader and cache behind them (mirrors for offline use).
 """
 
-from sketchlib.datasets.base import Batch, SketchDataset, Sketches, SketchSplits
+from sketchlib.datasets.base import Batch, LengthBuckets, SketchDataset, Sketches, SketchSplits
 from sketchlib.datasets.download import default_cache_dir, fetch
 from sketchlib.datasets.kanjivg import load_kanjivg
 from sketchlib.datasets.npz import load_npz
@@ -19,6 +19,7 @@ from sketchlib.datasets.spg import SPG_CLASSES, cut_parts, load_spg, spg_part_na
 
 __all__ = [
     "Batch",
+    "LengthBuckets",
     "SketchDataset",
     "Sketches",
     "SketchSplits",

@@ -20,7 +20,7 @@ import torch
 from sketchlib import strokes as S
 from sketchlib.errors import SketchDataError
 
-__all__ = ["Sketches", "SketchSplits", "SketchDataset", "Batch"]
+__all__ = ["Sketches", "SketchSplits", "SketchDataset", "Batch", "LengthBuckets"]
 
 
 @dataclass
@@ -157,6 +157,48 @@ class SketchSplits:
 Batch = dict  # keys documented in SketchDataset.collate
 
 
+class LengthBuckets:
+    """Batches of drawings of similar length, so that a batch padded to its own longest wastes little.
+
+    One epoch: shuffle, sort by length jittered by a random factor in
+    ``exp(+-spread)`` (so that a drawing's batch-mates change from epoch to
+    epoch), cut into consecutive batches of ``batch_size`` (the last one of the
+    epoch may be smaller), and shuffle the order of the batches. Every drawing
+    is seen exactly once per epoch.
+
+    This is a deviation from Sketch-RNN, which pads every batch to ``N_max``: the
+    pen-state loss then runs to the batch's padded length instead of ``N_max``.
+    The terms it leaves out are the "drawing has ended" states after the batch's
+    longest drawing, which a trained model predicts with near-zero loss; both
+    losses keep the divisor ``N_max`` (``sketchlib.losses``), so numbers stay on
+    Sketch-RNN's scale, and validation pads to ``N_max`` as the paper does.
+    Iterating gives the batches of one epoch (a ``batch_sampler`` for a ``DataLoader``).
+    """
+
+    def __init__(self, lengths: Sequence[int] | np.ndarray, batch_size: int, seed: int = 0, spread: float = 0.1):
+        self.lengths = np.asarray(lengths, dtype=np.float64).reshape(-1)
+        if len(self.lengths) < 1 or batch_size < 1:
+            raise ValueError(f"LengthBuckets needs at least one drawing and batch_size >= 1, "
+                             f"got {len(self.lengths)} drawings, batch_size={batch_size}")
+        self.batch_size, self.spread = int(batch_size), float(spread)
+        self.rng = np.random.default_rng(seed)
+
+    def epoch(self) -> list[np.ndarray]:
+        """The batches (index arrays) of one fresh epoch, in random order."""
+        n = len(self.lengths)
+        perm = self.rng.permutation(n)
+        key = self.lengths[perm] * np.exp(self.rng.uniform(-self.spread, self.spread, n))
+        order = perm[np.argsort(key, kind="stable")]
+        batches = [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+        return [batches[i] for i in self.rng.permutation(len(batches))]
+
+    def __iter__(self):
+        return iter([b.tolist() for b in self.epoch()])
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+
 class SketchDataset(torch.utils.data.Dataset):
     """One split as a PyTorch data set.
 
@@ -270,11 +312,34 @@ class SketchDataset(torch.utils.data.Dataset):
             batch["rasters"] = torch.from_numpy(self.rasters()[index.numpy()]).float().unsqueeze(1)
         return batch
 
+    def _batch_padded(self) -> "SketchDataset":
+        """This data set, padding batches to their longest drawing (a shallow copy sharing drawings and rasters)."""
+        if self.pad_to == "batch":
+            return self
+        view = object.__new__(SketchDataset)
+        view.__dict__.update(self.__dict__)
+        view.pad_to = "batch"
+        return view
+
     def batch(self, indices: Sequence[int]) -> Batch:
         return self.collate([self[int(i)] for i in indices])
 
-    def loader(self, batch_size: int = 100, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
-        """A ``DataLoader`` with this data set's collate and a seeded shuffle."""
+    def lengths(self) -> np.ndarray:
+        """Points per drawing, before augmentation."""
+        return np.array([len(d) for d in self.sketches.drawings], dtype=np.int64)
+
+    def loader(self, batch_size: int = 100, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
+               bucket: bool = False):
+        """A ``DataLoader`` with this data set's collate and a seeded shuffle.
+
+        ``bucket=True`` batches drawings of similar length (:class:`LengthBuckets`,
+        which shuffles; ``shuffle`` and ``drop_last`` do not apply) and pads each
+        batch only to its own longest drawing, whatever ``pad_to`` says.
+        """
+        if bucket:
+            view = self._batch_padded()
+            return torch.utils.data.DataLoader(view, batch_sampler=LengthBuckets(self.lengths(), batch_size, seed),
+                                               collate_fn=view.collate)
         g = torch.Generator()
         g.manual_seed(seed)
         return torch.utils.data.DataLoader(
