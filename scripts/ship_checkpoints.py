@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 
 from sketchlib import pretrained
@@ -76,6 +77,15 @@ for _k in (5, 10, 15, 20):
             "experiment", "--set max_seq_len=128")
 
 
+#: the runs of the training queue (scripts/training_queue.yml) are defined there, and replace those above
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_queue import read_queue  # noqa: E402
+
+for _run in read_queue():
+    RUNS[_run.name] = (_run.stem, _run.preset, _run.data, _run.description,
+                       *([" ".join(f"--set {shlex.quote(s)}" for s in _run.set)] if _run.set else []))
+
+
 README_HEAD = """# Shipped checkpoints
 
 Weights-only checkpoints the book's chapters load by name
@@ -88,8 +98,9 @@ reproduces every valid loss. This table is written from the registry by
 `python scripts/ship_checkpoints.py --readme`.
 
 `*.train-state.pt` files are full training states (optimiser, RNG, data order)
-of the two Sketch-RNN models: copy one to `OUT/last.pt` and run its command
-with a larger `--steps` and `--resume` to continue training it.
+of runs still going: `python scripts/train_queue.py run` restores the queue's
+ones into their run folders and continues them (for another, copy it to
+`OUT/last.pt` and run its command with `--resume`).
 
 | name | preset | data | steps | valid total | valid l_r | valid l_kl | MB | command |
 |---|---|---|---|---|---|---|---|---|

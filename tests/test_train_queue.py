@@ -1,0 +1,153 @@
+"""The training queue (scripts/train_queue.py): its file, exact resumption after a kill, shipping."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import ship_checkpoints  # noqa: E402
+import train_queue  # noqa: E402
+
+TINY = ["enc_rnn_size=8", "dec_rnn_size=8", "z_size=4", "num_mixture=2", "batch_size=4", "eval_every=2",
+        "eval_batches=1", "max_seq_len=16"]
+
+
+def write_queue(path: Path, runs: list[dict]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump({"runs": runs}))
+    return path
+
+
+def walks_npz(path: Path, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        out = np.empty(n, dtype=object)
+        for i in range(n):
+            d = np.zeros((int(rng.integers(4, 15)), 3), np.int16)
+            d[:, :2] = rng.integers(-20, 20, (len(d), 2))
+            d[-1, 2] = 1
+            out[i] = d
+        return out
+
+    np.savez(path, train=split(24), valid=split(8), test=split(8))
+    return path
+
+
+def test_the_books_queue_file_lists_valid_runs_whose_commands_ship_checkpoints_records():
+    runs = train_queue.read_queue()
+    assert runs[0].name == "sketch_rnn-small/quickdraw-face"
+    assert [r.priority for r in runs] == sorted(r.priority for r in runs)
+    for run in runs:
+        assert ship_checkpoints.train_command(run.name, run.steps) == " ".join(train_queue._quote(run.command()))
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"name": "a", "preset": "sketch_rnn-small", "data": "faces"}, "missing steps"),
+    ({"name": "a", "preset": "no_such_preset", "data": "faces", "steps": 5}, "unknown preset"),
+    ({"name": "a", "preset": "sketch_rnn-small", "data": "faces", "steps": 0}, "positive integer"),
+    ({"name": "a", "preset": "sketch_rnn-small", "data": "faces", "steps": 5, "threads": 4}, "unknown keys"),
+    ({"name": "a", "preset": "sketch_rnn-small", "data": "faces", "steps": 5, "set": ["z_sise=3"]}, "z_sise"),
+])
+def test_a_bad_queue_entry_is_refused_naming_the_file_and_the_run(tmp_path, entry, message):
+    path = write_queue(tmp_path / "q.yml", [entry])
+    with pytest.raises(SystemExit, match=message) as e:
+        train_queue.read_queue(path)
+    assert "q.yml: run 1" in str(e.value)
+
+
+def test_duplicate_names_are_refused(tmp_path):
+    entry = {"name": "a", "preset": "sketch_rnn-small", "data": "faces", "steps": 5}
+    with pytest.raises(SystemExit, match="appears twice"):
+        train_queue.read_queue(write_queue(tmp_path / "q.yml", [entry, entry]))
+
+
+def _queue(tmp_path: Path, args: list[str], env: dict, **kw) -> subprocess.Popen:
+    cmd = [sys.executable, str(REPO / "scripts" / "train_queue.py"), "--queue", str(tmp_path / "q.yml"),
+           "--runs-dir", str(tmp_path / "runs"), *args]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, **kw)
+
+
+def _losses(log: Path) -> list[tuple[int, float]]:
+    return [(r["step"], r["train_total"]) for r in map(json.loads, log.read_text().splitlines())]
+
+
+@pytest.mark.slow
+def test_a_killed_queue_resumes_exactly_and_ships_the_finished_run(tmp_path):
+    data = walks_npz(tmp_path / "walks.npz")
+    steps = 14
+    write_queue(tmp_path / "q.yml", [{"name": "tiny/walks", "preset": "sketch_rnn-small", "data": str(data),
+                                      "steps": steps, "set": TINY, "description": "a tiny test run"}])
+    ckpts = tmp_path / "ckpts"
+    ckpts.mkdir()
+    (ckpts / "registry.json").write_text("{}\n")
+    env = {**os.environ, "SKETCHLIB_CHECKPOINT_DIR": str(ckpts), "OMP_NUM_THREADS": "1"}
+    # the same run, uninterrupted, by the command the registry records
+    straight = tmp_path / "straight"
+    cmd = train_queue.read_queue(tmp_path / "q.yml")[0].command(str(straight))
+    subprocess.run([sys.executable, *cmd[1:], "--quiet"], cwd=REPO, env=env, check=True, capture_output=True)
+
+    # first queue: killed (SIGKILL, no clean stop) once a checkpoint past step 4 exists
+    folder = tmp_path / "runs" / "tiny_walks"
+    first = _queue(tmp_path, ["run", "--poll", "0.2"], env)
+    deadline = time.time() + 120
+    while time.time() < deadline and train_queue._last_step(folder) < 4 if (folder / "last.pt").exists() else True:
+        assert first.poll() is None, first.communicate()[0]
+        time.sleep(0.05)
+        if time.time() > deadline:
+            pytest.fail("the queue never wrote a checkpoint")
+    os.killpg(first.pid, signal.SIGKILL)
+    child_pid = int((tmp_path / "runs" / "tiny_walks.pid").read_text())
+    try:
+        os.killpg(child_pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    first.wait()
+    killed_at = train_queue._last_step(folder)
+    assert 4 <= killed_at < steps
+
+    second = _queue(tmp_path, ["run", "--poll", "0.2"], env)
+    out = second.communicate(timeout=300)[0]
+    assert second.returncode == 0, out
+    assert f"resuming at step {killed_at}" in out and "shipped" in out
+    resumed = _losses(folder / "log.jsonl")
+    assert [s for s, _ in resumed] == list(range(1, steps + 1))
+    np.testing.assert_allclose([v for _, v in resumed], [v for _, v in _losses(straight / "log.jsonl")], atol=1e-6)
+    registry = json.loads((ckpts / "registry.json").read_text())
+    assert registry["tiny/walks"]["command"].endswith("--set max_seq_len=16")
+    assert "--resume" not in registry["tiny/walks"]["command"]
+    assert (ckpts / "tiny_walks.pt").exists() and (ckpts / "tiny_walks.log.jsonl.gz").exists()
+
+    third = _queue(tmp_path, ["run"], env)
+    assert "already shipped" in third.communicate(timeout=120)[0]
+
+
+def test_a_saved_training_state_restores_into_an_empty_run_folder(tmp_path):
+    run = train_queue.Run(name="tiny/walks", preset="sketch_rnn-small", data="x.npz", steps=10)
+    folder, ckpts = tmp_path / "runs" / run.stem, tmp_path / "ckpts"
+    folder.mkdir(parents=True)
+    ckpts.mkdir()
+    import torch
+
+    torch.save({"step": 6}, folder / "last.pt")
+    (folder / "log.jsonl").write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 9)))
+    state = train_queue.save_state(run, folder, ckpts)
+    assert state == ckpts / "tiny_walks.train-state.pt"
+    new_folder = tmp_path / "elsewhere" / run.stem
+    assert train_queue.restore_state(run, new_folder, ckpts)
+    assert train_queue._last_step(new_folder) == 6
+    assert [json.loads(x)["step"] for x in (new_folder / "log.jsonl").read_text().splitlines()] == list(range(1, 7))
+    assert not train_queue.restore_state(run, new_folder, ckpts)  # never over a run folder's own state
