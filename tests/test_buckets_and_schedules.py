@@ -31,6 +31,13 @@ def tiny(**overrides) -> SketchConfig:
 # --------------------------------------------------------------------------- buckets
 
 
+def test_every_drawing_of_a_batch_padded_batch_ends_with_an_end_row():
+    ds = SketchDataset(walks(30), max_seq_len=60, pad_to="batch")
+    batch = ds.batch(np.arange(30))
+    rows = batch["strokes5"][np.arange(30), batch["lengths"] + 1]  # the row after each drawing's last point
+    assert (rows[:, 4] == 1).all()
+
+
 def test_length_buckets_show_every_drawing_once_per_epoch():
     lengths = np.random.default_rng(1).integers(3, 100, 103)
     buckets = LengthBuckets(lengths, 10, seed=0)
@@ -61,7 +68,7 @@ def test_bucketed_loader_pads_each_batch_to_its_longest_drawing():
     n_seen = 0
     for batch in ds.loader(batch_size=7, bucket=True):
         lengths = batch["lengths"]
-        assert batch["strokes5"].shape[1] == int(lengths.max()) + 1  # + the start token
+        assert batch["strokes5"].shape[1] == int(lengths.max()) + 2  # the start token, the drawing, one end row
         n_seen += len(lengths)
     assert n_seen == 50
     assert next(iter(ds.loader(batch_size=7)))["strokes5"].shape[1] == 61  # the plain loader keeps N_max
@@ -91,7 +98,7 @@ def test_bucketed_training_pads_batches_to_their_longest_and_validation_to_n_max
     trainer = Trainer(tiny(), data, tmp_path, progress=False)
     assert trainer.cfg.bucket and isinstance(trainer.stream, BucketStream)
     batch = trainer.train_set.batch(trainer.stream.next())
-    assert batch["strokes5"].shape[1] == int(batch["lengths"].max()) + 1 < trainer.cfg.max_seq_len + 1
+    assert batch["strokes5"].shape[1] == int(batch["lengths"].max()) + 2 < trainer.cfg.max_seq_len + 1
     valid = trainer.valid_set.batch(np.arange(4))
     assert valid["strokes5"].shape[1] == trainer.cfg.max_seq_len + 1
 
@@ -116,11 +123,11 @@ def test_budget_schedule_reaches_95_percent_of_the_kl_weight_at_its_fraction_of_
     assert progress(1000) < 0.95 < progress(2001)
 
 
-def test_budget_schedule_brings_the_learning_rate_to_its_floor_by_the_end():
+def test_budget_schedule_lowers_the_learning_rate_tenfold_over_the_run():
     cfg = preset("sketch_rnn-small", num_steps=3000)
     gap = lambda s: (learning_rate_at(cfg, s) - cfg.min_learning_rate) / (cfg.learning_rate - cfg.min_learning_rate)  # noqa: E731
     assert gap(0) == pytest.approx(1.0)
-    assert gap(3000) == pytest.approx(0.01)
+    assert gap(3000) == pytest.approx(0.1)
 
 
 def test_budget_schedule_scales_with_the_planned_steps():

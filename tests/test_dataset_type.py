@@ -35,7 +35,7 @@ def test_batches_are_stroke5_with_start_token_lengths_and_one_hot_classes(sketch
 
 def test_batch_padding_can_follow_the_longest_drawing(sketches):
     b = SketchDataset(sketches, max_seq_len=40, pad_to="batch").batch([0, 1])
-    assert b["strokes5"].shape == (2, 9, 5)
+    assert b["strokes5"].shape == (2, 10, 5)  # start token, the longest drawing (8 points), one end row
 
 
 def test_long_drawings_are_dropped_and_counted_or_refused(sketches):

@@ -212,7 +212,8 @@ class SketchDataset(torch.utils.data.Dataset):
         raster_size: when set, batches carry ``rasters: (B, 1, R, R)`` float32
             binary images of the un-augmented drawings (rendered once, cached).
         pad_to: ``"max_seq_len"`` pads every batch to ``N_max`` (Sketch-RNN
-            exactly); ``"batch"`` pads to the longest drawing in the batch (faster).
+            exactly); ``"batch"`` pads to one row past the longest drawing in the
+            batch (faster; every drawing still ends with an end row, as under ``N_max``).
     """
 
     def __init__(
@@ -297,7 +298,10 @@ class SketchDataset(torch.utils.data.Dataset):
         - ``rasters``: ``(B, 1, R, R)`` float32 in {0, 1}, when ``raster_size`` is set
         """
         drawings = [it["strokes3"] for it in items]
-        max_len = self.max_seq_len if self.pad_to == "max_seq_len" else max(len(d) for d in drawings)
+        if self.pad_to == "max_seq_len":
+            max_len = self.max_seq_len
+        else:  # one end row after the longest drawing too, or the model never sees its "end" target
+            max_len = min(max(len(d) for d in drawings) + 1, self.max_seq_len)
         strokes5, lengths = S.pad_batch(drawings, max_len)
         labels = torch.tensor([it["label"] for it in items], dtype=torch.int64)
         index = torch.tensor([it["index"] for it in items], dtype=torch.int64)
