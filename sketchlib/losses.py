@@ -34,7 +34,15 @@ def reconstruction_losses(
     mask = (torch.arange(T, device=target.device).unsqueeze(0) < lengths.to(target.device).unsqueeze(1)).to(target.dtype)
     logp = mixture_log_likelihood(params, target[..., 0], target[..., 1])
     l_s = -(logp * mask).sum() / (B * n_max)
-    l_p = -(target[..., 2:5] * pen_log_probs(params)).sum() / (B * n_max)
+    # a batch padded to T < N_max rows (length buckets) ends with an end row of every drawing; it stands for the
+    # N_max - T + 1 end rows of the paper's padding, so the sum is Sketch-RNN's once predictions after the end
+    # stay put (without the weight a drawing's "end" target counts once instead of N_max - L times)
+    p_log_q = (target[..., 2:5] * pen_log_probs(params)).sum(2)
+    if T < n_max:
+        weight = torch.ones(T, dtype=p_log_q.dtype, device=p_log_q.device)
+        weight[-1] = n_max - T + 1
+        p_log_q = p_log_q * weight
+    l_p = -p_log_q.sum() / (B * n_max)
     return l_s, l_p
 
 

@@ -162,3 +162,30 @@ def test_configs_written_before_the_schedule_fields_load_as_magenta_and_uniform(
 def test_bad_schedule_settings_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         preset("sketch_rnn-small", **bad)
+
+
+def test_the_pen_loss_of_a_batch_padded_batch_equals_the_n_max_one_when_predictions_after_the_end_stay_put():
+    import torch
+
+    from sketchlib.losses import pen_loss
+    from sketchlib.models.mdn import MixtureParams  # noqa: F401 (the params type)
+
+    ds_short = SketchDataset(walks(6, 3), max_seq_len=60, pad_to="batch")
+    ds_full = SketchDataset(walks(6, 3), max_seq_len=60)
+    idx = np.arange(6)
+    short, full = ds_short.batch(idx)["strokes5"][:, 1:], ds_full.batch(idx)["strokes5"][:, 1:]
+
+    class Params:  # pen logits that depend only on the target row: a model whose prediction after the end stays put
+        def __init__(self, target):
+            self.pen_logits = 3.0 * target[..., 2:5] + torch.tensor([0.2, -0.1, 0.4])
+
+    import sketchlib.losses as L
+
+    original = L.pen_log_probs
+    L.pen_log_probs = lambda p: torch.log_softmax(p.pen_logits, -1)
+    try:
+        got, expected = pen_loss(Params(short), short, 60), pen_loss(Params(full), full, 60)
+    finally:
+        L.pen_log_probs = original
+    assert short.shape[1] < full.shape[1]
+    assert float(got) == pytest.approx(float(expected), rel=1e-6)
