@@ -329,6 +329,10 @@ def cmd_run(args) -> int:
     from sketchlib import pretrained
 
     runs = read_queue(args.queue)
+    for names in (args.only, args.retrain):
+        unknown = sorted(set(names or []) - {r.name for r in runs})
+        if unknown:
+            raise SystemExit(f"{unknown}: not in {args.queue}")
     if args.only:
         unknown = sorted(set(args.only) - {r.name for r in runs})
         if unknown:
@@ -351,7 +355,12 @@ def cmd_run(args) -> int:
         if stop["requested"]:
             break
         folder = runs_dir / run.stem
-        if shipped(run):
+        if run.name in (args.retrain or []):
+            if folder.exists():
+                old = folder.with_name(f"{folder.name}.before-{time.strftime('%Y%m%d-%H%M%S')}")
+                folder.rename(old)
+                log(f"{run.name}: retraining from scratch; the previous run folder is now {old}")
+        elif shipped(run):
             log(f"{run.name}: already shipped at {run.steps} steps, skipped")
             continue
         other = _running_elsewhere(run, runs_dir)
@@ -416,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="train every unfinished run in priority order, shipping each")
     p.add_argument("--threads", type=int, default=1, help="threads for the training process (default 1)")
     p.add_argument("--only", nargs="*", help="only these registry names")
+    p.add_argument("--retrain", nargs="*", metavar="NAME",
+                   help="train these again from step 0 even if shipped (after a change to the code); "
+                        "their old run folders are kept, renamed")
     p.add_argument("--poll", type=float, default=60.0, help="seconds between progress lines (default 60)")
     p.add_argument("--nice", type=int, help="scheduling niceness of the training (e.g. -10 to favour it)")
     p.set_defaults(func=cmd_run)
