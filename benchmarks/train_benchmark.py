@@ -24,16 +24,32 @@ equations do, whatever the implementation saves.
 
 CUDA graphs do not apply to a whole step: ``SketchModel.encode`` reads the
 batch's longest length back to the host to size the encoder loop.
+
+``--throughput`` measures something else: whole training steps of the real
+``Trainer`` (the preset's own batching: the -small presets bucket by length;
+batch collation and augmentation included) in drawings per second on the face
+data, for this tree against another commit's ``sketchlib`` (``--baseline-tree``,
+e.g. ``git worktree add /tmp/main-719f872 719f872``) and against a plain
+``nn.LSTM`` Sketch-RNN (``benchmarks/plain_lstm.py``), each in its own process
+(``benchmarks/throughput_worker.py``, with ``PYTHONPATH`` naming its tree), the
+processes taking turns: every round runs ``--steps`` steps in each, in a rotated
+order, so that a change in the machine's load hits all of them alike. It prints
+drawings per second over all rounds and the ratios of every round::
+
+    python -m benchmarks.train_benchmark --throughput --baseline-tree /tmp/main-719f872
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import json
 import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -294,6 +310,120 @@ def print_table(rows: list[dict]) -> None:
               f"| {r.get('d_grad', float('nan')):.1e} |")
 
 
+# ----------------------------------------------------------------------------- throughput in drawings per second
+
+WORKER = Path(__file__).resolve().parent / "throughput_worker.py"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Worker:
+    """One training run in its own process(es), stepped on demand (see ``throughput_worker.py``)."""
+
+    def __init__(self, label: str, tree: Path, preset_name: str, data: str, threads: int = 1, processes: int = 1,
+                 impl: str = "sketchlib", sets: tuple[str, ...] = (), warmup: int = 2):
+        self.label, self.preset, self.threads, self.processes, self.impl = label, preset_name, threads, processes, impl
+        cmd = [sys.executable, str(WORKER), "--impl", impl, "--preset", preset_name, "--data", data,
+               "--threads", str(threads), "--warmup", str(warmup)] + [f"--set={x}" for x in sets]
+        env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads),
+               "MKL_NUM_THREADS": str(threads)}
+        port = free_port()
+        self.procs = []
+        for rank in range(processes):
+            rank_env = env if processes == 1 else {**env, "RANK": str(rank), "LOCAL_RANK": str(rank),
+                                                   "WORLD_SIZE": str(processes), "MASTER_ADDR": "127.0.0.1",
+                                                   "MASTER_PORT": str(port)}
+            self.procs.append(subprocess.Popen(
+                cmd, env=rank_env, text=True, stdin=subprocess.PIPE if rank == 0 else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if rank == 0 else subprocess.DEVNULL))
+        self.seconds, self.drawings, self.rounds = 0.0, 0, []
+
+    def wait_ready(self) -> dict:
+        line = self.procs[0].stdout.readline()
+        if not line.startswith("ready "):
+            raise RuntimeError(f"{self.label}: the worker did not start (see its error above)")
+        self.info = json.loads(line[6:])
+        return self.info
+
+    def run(self, steps: int) -> None:
+        self.procs[0].stdin.write(f"run {steps}\n")
+        self.procs[0].stdin.flush()
+        out = json.loads(self.procs[0].stdout.readline())
+        self.seconds += out["seconds"]
+        self.drawings += out["drawings"]
+        self.rounds.append(out["drawings"] / out["seconds"])
+
+    def close(self) -> None:
+        self.procs[0].stdin.write("quit\n")
+        self.procs[0].stdin.flush()
+        for proc in self.procs:
+            proc.wait(timeout=120)
+
+    @property
+    def rate(self) -> float:
+        return self.drawings / self.seconds
+
+
+def throughput_workers(preset_name: str, args) -> tuple[list[_Worker], list[tuple[str, str]]]:
+    """The processes to compare for ``preset_name``, and the (numerator, denominator) ratios to print."""
+    now, base, data = REPO, Path(args.baseline_tree), args.data
+    t = args.threads or 1
+    Worker = functools.partial(_Worker, warmup=args.warmup)  # noqa: N806
+    workers = [Worker(f"{base.name} {t}t", base, preset_name, data, t), Worker(f"now {t}t", now, preset_name, data, t)]
+    ratios = [(f"now {t}t", f"{base.name} {t}t")]
+    cfg = preset(preset_name)
+    if not cfg.bucket:  # the full presets keep Sketch-RNN's N_max batches by default; buckets are one --set away
+        workers.append(Worker(f"now {t}t buckets", now, preset_name, data, t, sets=("bucket=true",)))
+        ratios.append((f"now {t}t buckets", f"{base.name} {t}t"))
+    if preset_name in args.plain:
+        workers.append(Worker(f"plain nn.LSTM {t}t", now, preset_name, data, t, impl="plain"))
+        ratios += [(w.label, f"plain nn.LSTM {t}t") for w in workers if w.label.startswith("now")]
+    if preset_name in args.parallel:
+        workers.append(Worker("now 2t", now, preset_name, data, 2))
+        workers.append(Worker("now 2x1t", now, preset_name, data, 1, processes=2))
+        ratios += [("now 2x1t", "now 2t"), ("now 2t", f"now {t}t"), ("now 2x1t", f"now {t}t")]
+    return workers, ratios
+
+
+def throughput_main(args) -> None:
+    print(f"machine: {machine()}")
+    print(f"data: {args.data}; {args.rounds} rounds of {args.steps} steps per process, interleaved\n")
+    for name in args.presets:
+        workers, ratios = throughput_workers(name, args)
+        try:
+            for w in workers:
+                w.wait_ready()
+            for r in range(args.rounds):
+                for w in workers[r % len(workers):] + workers[: r % len(workers)]:
+                    w.run(args.steps)
+        finally:
+            for w in workers:
+                with contextlib.suppress(Exception):
+                    w.close()
+        print(f"#### {name} ({os.getloadavg()[0]:.1f} load at the end)\n")
+        print("| run | code | batch | buckets | processes x threads | drawings/s | per round |")
+        print("|---|---|---|---|---|---|---|")
+        for w in workers:
+            info = w.info
+            code = "plain_lstm.py" if w.impl == "plain" else f"sketchlib of {Path(info['sketchlib']).name}"
+            print(f"| {w.label} | {code} | {info['batch_size']} | {'yes' if info['bucket'] else 'no (N_max)'} "
+                  f"| {w.processes} x {w.threads} | {w.rate:.1f} | {', '.join(f'{x:.1f}' for x in w.rounds)} |")
+        by = {w.label: w for w in workers}
+        print("\n| ratio | over all rounds | per round (min - max) |")
+        print("|---|---|---|")
+        for a, b in ratios:
+            per_round = [x / y for x, y in zip(by[a].rounds, by[b].rounds, strict=True)]
+            print(f"| {a} / {b} | {by[a].rate / by[b].rate:.2f}x | {min(per_round):.2f} - {max(per_round):.2f} |")
+        print(flush=True)
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--presets", nargs="+", default=DEFAULT_PRESETS)
@@ -307,7 +437,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--no-reference", action="store_true", help="time sketchlib only (slow reference on big presets)")
     p.add_argument("--no-check", action="store_true", help="skip the loss / gradient agreement check")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--throughput", action="store_true",
+                   help="drawings per second of whole Trainer steps against --baseline-tree (see the module doc)")
+    p.add_argument("--baseline-tree", default="/tmp/main-719f872", help="--throughput: the other commit's checkout")
+    p.add_argument("--data-spec", default="quickdraw:face", help="--throughput: data spec")
+    p.add_argument("--rounds", type=int, default=4, help="--throughput: interleaved rounds")
+    p.add_argument("--steps", type=int, default=3, help="--throughput: training steps per process and round")
+    p.add_argument("--warmup", type=int, default=2, help="--throughput: untimed steps per process first")
+    p.add_argument("--plain", nargs="*", default=["sketch_rnn"], help="--throughput: presets also run as plain nn.LSTM")
+    p.add_argument("--parallel", nargs="*", default=["sketch_rnn-small"],
+                   help="--throughput: presets also run at 1 process x 2 threads and 2 processes x 1 thread")
     args = p.parse_args(argv)
+    if args.throughput:
+        if args.presets == DEFAULT_PRESETS:
+            args.presets = ["sketch_rnn-small", "aisketcher-small", "sketch_rnn"]
+        args.data = args.data_spec
+        throughput_main(args)
+        return []
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -6,8 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/mirrors.sh
-export MPLBACKEND=Agg
+# The kernels must draw with the inline backend: an inherited MPLBACKEND=Agg (tests, CI) makes
+# plt.show() a no-op and the pages lose every figure.
+unset MPLBACKEND
 PY=${PYTHON:-python3}
 start=$(date +%s)
+bash scripts/fetch_webpad.sh   # the browser sketch pad: onnxruntime-web and the exported models, into _build/webpad
 "$(dirname "$("$PY" -c "import sys; print(sys.executable)")")/jupyter-book" build . "$@"
 echo "book built in $(( $(date +%s) - start )) s: $(pwd)/_build/html/index.html"
+"$PY" scripts/check_pages.py   # what a reader sees: figures, long lines, machine paths, title first, raw $ maths

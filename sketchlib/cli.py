@@ -129,21 +129,39 @@ def cmd_presets(args) -> int:
 
 
 def cmd_train(args) -> int:
+    import torch
+
+    from sketchlib.distributed import init_from_env
     from sketchlib.models.config import preset
     from sketchlib.training import Trainer
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CLIError(f"--threads {args.threads}: give at least 1")
+        torch.set_num_threads(args.threads)
     overrides = parse_overrides(args.set or [])
     if args.steps is not None:
         overrides["num_steps"] = args.steps
     cfg = preset(args.preset, **overrides)
     device = _device(args.device)
     data = _load_data(args.data)
+    joined = init_from_env(args.device)  # under torchrun: one data-parallel rank (see sketchlib.distributed)
+    try:
+        return _train(args, cfg, data, device, Trainer)
+    finally:
+        if joined:
+            torch.distributed.destroy_process_group()
+
+
+def _train(args, cfg, data, device, Trainer) -> int:
     trainer = Trainer(cfg, data, args.out, device=device, compile=args.compile, progress=not args.quiet,
                       resume=args.resume)
     k = trainer.cfg.num_classes
-    print(f"training {cfg.name} on {args.data} ({len(trainer.train_set)} drawings, "
-          f"{k} class{'es' if k > 1 else ''}) on {device}, step {trainer.step} -> {trainer.cfg.num_steps}; "
-          f"writing to {trainer.out_dir}")
+    say = print if trainer.is_main else (lambda *a, **kw: None)  # data-parallel: rank 0 speaks
+    ranks = f" x {trainer.world_size} processes" if trainer.world_size > 1 else ""
+    say(f"training {cfg.name} on {args.data} ({len(trainer.train_set)} drawings, "
+        f"{k} class{'es' if k > 1 else ''}) on {trainer.device}{ranks}, step {trainer.step} -> {trainer.cfg.num_steps}; "  # noqa: E501
+        f"writing to {trainer.out_dir}")
 
     def on_interrupt(signum, frame):  # first Ctrl-C: stop cleanly at a step boundary; second: abort
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -161,18 +179,42 @@ def cmd_train(args) -> int:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
     if trainer.step < trainer.cfg.num_steps:
-        print(f"stopped at step {trainer.step}; continue with the same command and --resume")
+        say(f"stopped at step {trainer.step}; continue with the same command and --resume")
         return 0
-    print(f"done: step {trainer.step}, best valid loss {trainer.best_valid_loss:.4f} in {trainer.best_path}")
+    say(f"done: step {trainer.step}, best valid loss {trainer.best_valid_loss:.4f} in {trainer.best_path}")
     return 0
 
 
-def cmd_sample(args) -> int:
-    import numpy as np
+#: The temperatures ``sample`` accepts: Sketch-RNN samples with 0 < tau <= 1 (section 3.3); a little
+#: above 1 flattens the model's distribution further, beyond 1.5 the drawings dissolve into scribble.
+TEMPERATURE_RANGE = (0.0, 1.5)
+#: The most drawings ``sample`` makes at once, and the most points per drawing.
+MAX_SAMPLES, MAX_POINTS = 10_000, 10_000
+IMAGE_SUFFIXES = (".svg", ".png")
 
+
+def _check_sample_args(args) -> None:
+    """Out-of-range ``sample`` arguments end with a one-line message before any model is loaded."""
+    low, high = TEMPERATURE_RANGE
+    if not low < args.temperature <= high:  # also rejects nan
+        raise CLIError(f"--temperature {args.temperature}: must lie in ({low:g}, {high:g}]; 0.01 gives tidy, "
+                       "typical drawings, 1.0 the model's full variety")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise CLIError(f"--n {args.n}: the number of drawings must lie in 1..{MAX_SAMPLES}")
+    if args.max_len is not None and not 1 <= args.max_len <= MAX_POINTS:
+        raise CLIError(f"--max-len {args.max_len}: the points per drawing must lie in 1..{MAX_POINTS}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise CLIError(f"--seed {args.seed}: must be a whole number from 0 to 2^63 - 1")
+    out = Path(args.out)
+    if out.suffix.lower() not in IMAGE_SUFFIXES and out.is_file():
+        raise CLIError(f"--out {out}: is a file; name a folder, or a path ending in .svg or .png")
+
+
+def cmd_sample(args) -> int:
     from sketchlib.checkpoint import load_model
     from sketchlib.sampling import sample
 
+    _check_sample_args(args)
     model, stats = load_model(args.checkpoint, map_location=_device(args.device))
     names = list(stats["class_names"])
     labels = None
@@ -189,24 +231,37 @@ def cmd_sample(args) -> int:
         labels = [i % len(names) for i in range(args.n)]  # cycle through the classes
     drawings = sample(model, args.n, scale=stats["scale"], temperature=args.temperature, labels=labels,
                       greedy=args.greedy, seed=args.seed, max_len=args.max_len)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "samples.npz", **{f"sample_{i:03d}": d for i, d in enumerate(drawings)})
-    _write_images(drawings, out)
-    print(f"wrote {len(drawings)} drawings to {out}: sample_NNN.svg / .png, grid.png, samples.npz")
+    print(f"wrote {_write_samples(drawings, Path(args.out))}")
     return 0
 
 
-def _write_images(drawings, out: Path) -> None:
-    """One SVG and one PNG per drawing, and all of them in ``grid.png``."""
+def _write_samples(drawings, out: Path) -> str:
+    """Write the drawings to ``out`` and say what was written.
+
+    A folder: one SVG and one PNG per drawing, all of them in ``grid.png``, and ``samples.npz``.
+    A path ending in .svg or .png: that one file, the drawing or all of them in a grid.
+    """
     import math
+
+    import numpy as np
 
     from sketchlib import plotting
 
+    ncols = math.ceil(math.sqrt(len(drawings)))
+    if out.suffix.lower() in IMAGE_SUFFIXES:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".svg" and len(drawings) == 1:
+            plotting.save_svg(drawings[0], out)  # the drawing's own strokes, one <path> each
+        else:  # matplotlib writes the format the suffix names: a PNG, or an SVG of the grid
+            plotting.save_png(drawings[0] if len(drawings) == 1 else list(drawings), out, ncols=ncols)
+        return f"{'1 drawing' if len(drawings) == 1 else f'{len(drawings)} drawings in a grid'} to {out}"
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "samples.npz", **{f"sample_{i:03d}": d for i, d in enumerate(drawings)})
     for i, d in enumerate(drawings):
         plotting.save_svg(d, out / f"sample_{i:03d}.svg")
         plotting.save_png(d, out / f"sample_{i:03d}.png")
-    plotting.save_png(list(drawings), out / "grid.png", ncols=math.ceil(math.sqrt(len(drawings))))
+    plotting.save_png(list(drawings), out / "grid.png", ncols=ncols)
+    return f"{len(drawings)} drawings to {out}: sample_NNN.svg / .png, grid.png, samples.npz"
 
 
 def cmd_evaluate(args) -> int:
@@ -258,6 +313,8 @@ examples:
       --set batch_size=32 --set kl_weight=1.0
   # continue a stopped run up to 6000 steps
   python -m sketchlib train --preset aisketcher-small --data faces --steps 6000 --out runs/faces --resume
+  # data-parallel over 2 processes (gloo on CPUs, NCCL with one GPU per process), same batches as one
+  torchrun --nproc_per_node 2 -m sketchlib train --preset sketch_rnn-small --data quickdraw:face --out runs/dp
 
 The output folder receives best.pt (lowest validation loss), last.pt, log.jsonl
 (one line of losses per step) and config.json.
@@ -267,10 +324,13 @@ _SAMPLE_EPILOG = """\
 examples:
   python -m sketchlib sample --checkpoint runs/faces/best.pt --n 16 --temperature 0.5 --out samples/
   python -m sketchlib sample --checkpoint runs/faces/best.pt --class happiness-female --seed 0 --out happy/
+  python -m sketchlib sample --checkpoint runs/faces/best.pt --n 9 --out faces.svg
 
-Writes sample_000.svg, sample_000.png, ... for each drawing, grid.png with all of
-them, and samples.npz with the stroke-3 arrays (pixel units). A class-conditional
-model without --class cycles through its classes.
+--out names a folder: it receives sample_000.svg, sample_000.png, ... for each
+drawing, grid.png with all of them, and samples.npz with the stroke-3 arrays
+(pixel units). An --out ending in .svg or .png writes that one file instead: the
+drawing, or with --n above 1 all of them in a grid. A class-conditional model
+without --class cycles through its classes.
 """
 
 _EVALUATE_EPILOG = """\
@@ -280,6 +340,38 @@ example:
 Prints the mean loss terms (total, reconstruction l_r = l_s + l_p, KL l_kl, ...)
 with the KL term at its full weight, as during validation.
 """
+
+
+def cmd_export(args) -> int:
+    from sketchlib.export import export_checkpoint
+
+    manifest = export_checkpoint(args.checkpoint, args.out, temperature=args.temperature,
+                                 if_changed=args.if_changed)
+    if manifest.get("reused"):
+        print(f"{args.out}: already holds this export of {manifest['name']} (same checkpoint and exporter); kept")
+        return 0
+    sizes = ", ".join(f"{e['file']} {e['bytes'] / 1e6:.2f} MB" for e in manifest["files"].values())
+    print(f"exported {manifest['name']} to {args.out}: {sizes}, manifest.json")
+    return 0
+
+
+def _add_sample_parser(sub, fmt) -> None:
+    p = sub.add_parser("sample", help="draw new sketches from a trained model", epilog=_SAMPLE_EPILOG,
+                       formatter_class=fmt, description="Draw sketches from a trained model.")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint file, e.g. runs/faces/best.pt")
+    p.add_argument("--out", required=True,
+                   help="output folder (one .svg and .png per drawing, grid.png, samples.npz); a path ending in "
+                   ".svg or .png writes that one file (several drawings: a grid)")
+    p.add_argument("--n", type=int, default=16, help=f"number of drawings, 1 to {MAX_SAMPLES} (default 16)")
+    p.add_argument("--temperature", type=float, default=0.5,
+                   help="randomness in (0, 1.5]: 0.01 (tidy) to 1.0 (the model's full variety); default 0.5")
+    p.add_argument("--class", dest="class_", metavar="CLASS",
+                   help="class name or index, for class-conditional models")
+    p.add_argument("--greedy", action="store_true", help="always take the most likely next point")
+    p.add_argument("--seed", type=int, help="random seed (0 or more), for reproducible drawings")
+    p.add_argument("--max-len", type=int, help="most points per drawing (default: the model's max_seq_len)")
+    p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
+    p.set_defaults(func=cmd_sample)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,23 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--device", help="cpu, cuda or cuda:1 (default: cuda if available)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (long GPU runs)")
+    p.add_argument("--threads", type=int, help="torch threads for this process (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("sample", help="draw new sketches from a trained model", epilog=_SAMPLE_EPILOG,
-                       formatter_class=fmt, description="Draw sketches from a trained model.")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint file, e.g. runs/faces/best.pt")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--n", type=int, default=16, help="number of drawings (default 16)")
-    p.add_argument("--temperature", type=float, default=0.5,
-                   help="randomness, 0.01 (tidy) to 1.0 (the model's full variety); default 0.5")
-    p.add_argument("--class", dest="class_", metavar="CLASS",
-                   help="class name or index, for class-conditional models")
-    p.add_argument("--greedy", action="store_true", help="always take the most likely next point")
-    p.add_argument("--seed", type=int, help="random seed, for reproducible drawings")
-    p.add_argument("--max-len", type=int, help="most points per drawing (default: the model's max_seq_len)")
-    p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
-    p.set_defaults(func=cmd_sample)
+    _add_sample_parser(sub, fmt)
 
     p = sub.add_parser("evaluate", help="print a checkpoint's losses on a data split", epilog=_EVALUATE_EPILOG,
                        formatter_class=fmt, description="Mean losses of a trained model on a data split.")
@@ -335,6 +415,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="export a model's decoder to ONNX for the browser sketch pad",
+                       formatter_class=fmt, description="Export a checkpoint's decoder step, initial-state map and "
+                       "RNN encoder to ONNX, with manifest.json (sizes, class names, scale, sha256 of each file).")
+    p.add_argument("--checkpoint", required=True,
+                   help="a shipped checkpoint's name (e.g. sketch_rnn-small/quickdraw-face) or a checkpoint file")
+    p.add_argument("--out", required=True, help="output folder (*.onnx, manifest.json)")
+    p.add_argument("--temperature", type=float, default=0.25, help="the page's default temperature (0.25)")
+    p.add_argument("--if-changed", action="store_true",
+                   help="keep an earlier export in OUT made from the same checkpoint by the same exporter")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

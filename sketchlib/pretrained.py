@@ -30,8 +30,8 @@ import numpy as np
 
 from sketchlib.checkpoint import CheckpointError, load_checkpoint, load_model, model_from_checkpoint, save_checkpoint
 
-__all__ = ["PretrainedInfo", "checkpoint_dir", "available", "info", "path", "load", "measure", "log_path", "read_training_log",
-           "register"]
+__all__ = ["PretrainedInfo", "checkpoint_dir", "available", "info", "path", "load", "measure", "log_path",
+           "read_training_log", "register"]
 
 CHECKPOINT_DIR_ENV = "SKETCHLIB_CHECKPOINT_DIR"
 REGISTRY_FILE = "registry.json"
@@ -108,7 +108,7 @@ def path(name: str) -> Path:
 
 
 def load(name: str, map_location=None):
-    """``(model, stats)`` of checkpoint ``name``, the model in eval mode (see :func:`sketchlib.checkpoint.load_model`)."""
+    """``(model, stats)`` of checkpoint ``name``, the model in eval mode (:func:`sketchlib.checkpoint.load_model`)."""
     return load_model(path(name), map_location)
 
 
@@ -175,7 +175,8 @@ def register(
     log_file = None
     if log is not None:
         log_file = f"{stem}.log.jsonl.gz"
-        with open(log, "rb") as src, open(folder / log_file, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as dst:
+        with open(log, "rb") as src, open(folder / log_file, "wb") as raw, \
+                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as dst:
             shutil.copyfileobj(src, dst)
     entry = {
         "file": f"{stem}.pt",

@@ -189,6 +189,8 @@ def _segments(pen: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.concatenate([seg, dot]), np.concatenate([seg + 1, dot])
 
 
+# long: the rasteriser's inner kernel, vectorised over all segments at once; splitting it would pass a dozen
+# large intermediate arrays between functions (a quarter of it is the docstring with the geometry)
 def _ink_segments(canvas, ua, va, ub, vb, image, size, radius, steep, clamp):
     """Ink the round-capped bands around segments ``(ua, va) -> (ub, vb)`` into the flat ``canvas``.
 

@@ -8,9 +8,9 @@ between calls, so a canvas widget can ask for one point at a time without
 re-running the history, and a batch of drawings stops as soon as all of them
 have ended. :func:`sample`, :func:`complete`, :func:`reconstruct` and
 :func:`z_switch` are thin wrappers around it. One step is one pass over the
-decoder's weights plus a few dozen small ops (``cells.InferenceStep`` for the
-recurrent update, :func:`_draw_points` for the mixture); priming a drawing is
-one teacher-forced run.
+decoder's weights plus a few dozen small ops (``fused.InferenceStep`` for the
+recurrent update, :meth:`MixtureHead.sample <sketchlib.models.mdn.MixtureHead.sample>`
+for the mixture); priming a drawing is one teacher-forced run.
 
 Temperature ``tau`` (Sketch-RNN section 3.3): mixture weights and pen logits are
 divided by ``tau`` before their softmax and every sigma is scaled by
@@ -21,15 +21,14 @@ and the most likely pen state.
 
 from __future__ import annotations
 
-import math
 from typing import Literal, Sequence
 
 import numpy as np
 import torch
 
 from sketchlib import strokes as S
-from sketchlib.models.cells import InferenceStep, run_recurrent
-from sketchlib.models.mdn import LOG_SIGMA_MAX, LOG_SIGMA_MIN, RHO_MAX
+from sketchlib.models.cells import run_recurrent
+from sketchlib.models.fused import InferenceStep
 from sketchlib.models.sketch_model import Latent, SketchModel
 
 __all__ = [
@@ -75,61 +74,17 @@ def make_batch(model: SketchModel, drawings: Sequence[np.ndarray], scale: float,
     if cfg.needs_raster:
         from sketchlib.raster import render
 
-        batch["rasters"] = torch.from_numpy(np.asarray(render(list(drawings), size=cfg.needs_raster))).float().unsqueeze(1).to(model.device)
+        rasters = np.asarray(render(list(drawings), size=cfg.needs_raster))
+        batch["rasters"] = torch.from_numpy(rasters).float().unsqueeze(1).to(model.device)
     return batch
 
 
 @torch.no_grad()
-def encode(model: SketchModel, drawings: Sequence[np.ndarray], scale: float, labels=None, sample: bool = False) -> Latent:
+def encode(model: SketchModel, drawings: Sequence[np.ndarray], scale: float, labels=None,
+           sample: bool = False) -> Latent:
     """Encode pixel-unit drawings (under ``labels`` for conditional models); ``sample=False`` gives ``z = mu``."""
     model.eval()
     return model.encode(make_batch(model, drawings, scale, labels), sample=sample)
-
-
-def _draw_points(y: torch.Tensor, num_mixture: int, temperature: float, greedy: bool,
-                 generator: torch.Generator) -> np.ndarray:
-    """The next point of each drawing, ``(B, 5)`` stroke-5 (numpy), from the head's raw output ``y: (B, 6M + 3)``.
-
-    The same distribution as ``mdn.sample_mixture(model.mixture(h), ...)``. A
-    widget decodes one point at a time and wants it on the host, so the random
-    numbers are drawn on ``y``'s device with ``generator`` (seeded runs repeat),
-    copied to the host with ``y`` in one transfer, and the rest is a few numpy
-    ops on a handful of numbers per drawing (a few dozen tiny torch ops would
-    cost more than the step's matmul). ``y`` holds ``M`` mixture logits, then
-    ``M`` each of ``mu_x, mu_y, log sigma_x, log sigma_y`` and ``rho`` before their
-    transforms, then 3 pen logits (``mdn.MixtureHead``); the transforms are
-    applied to the chosen component only.
-
-    Component ``k`` and pen state are each drawn as the first of exponential
-    clocks, ``argmin_j E_j / exp(logit_j / tau)`` with ``E_j ~ Exp(1)``, which
-    picks ``j`` with probability ``softmax(logit / tau)_j`` exactly (the Gumbel-max
-    trick); the offset is ``mu_k + sqrt(tau) diag(sigma_k) L_k e`` with ``e ~ N(0, I)``
-    and ``L_k`` the Cholesky factor of ``[[1, rho_k], [rho_k, 1]]``.
-    """
-    B, M = y.shape[0], num_mixture
-    if greedy:
-        y = y.cpu().numpy()
-        k, pen = y[:, :M].argmax(1), y[:, 6 * M :].argmax(1)
-    else:
-        tau = max(float(temperature), 1e-6)
-        clocks = torch.empty(B, M + 3, device=y.device).exponential_(generator=generator)
-        e = torch.randn(B, 2, generator=generator, device=y.device)
-        host = torch.cat([y, clocks, e], dim=1).cpu().numpy()
-        y, log_clocks, e = host[:, : 6 * M + 3], np.log(host[:, 6 * M + 3 : 7 * M + 6]), host[:, 7 * M + 6 :]
-        k = (log_clocks[:, :M] - y[:, :M] / tau).argmin(1)
-        pen = (log_clocks[:, M:] - y[:, 6 * M :] / tau).argmin(1)
-    # the chosen component's (mu_x, mu_y, log sigma_x, log sigma_y, rho before tanh): (B, 5)
-    rows = np.arange(B)
-    chosen = y[rows[:, None], k[:, None] + M * np.arange(1, 6)]
-    out = np.zeros((B, 5), dtype=np.float32)
-    out[:, :2] = chosen[:, :2]
-    if not greedy:
-        sigma = np.exp(np.minimum(np.maximum(chosen[:, 2:4], LOG_SIGMA_MIN), LOG_SIGMA_MAX)) * math.sqrt(tau)
-        rho = np.tanh(chosen[:, 4]) * RHO_MAX
-        out[:, 0] += sigma[:, 0] * e[:, 0]
-        out[:, 1] += sigma[:, 1] * (rho * e[:, 0] + np.sqrt(1 - rho * rho) * e[:, 1])
-    out[rows, 2 + pen] = 1.0
-    return out
 
 
 _END_ROW = np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
@@ -174,7 +129,8 @@ class IncrementalSampler:
             if model.latent_size:
                 if z is None:
                     z = torch.randn(n, model.latent_size, generator=self.generator, device=dev)
-                latent.z = torch.as_tensor(np.asarray(z) if not torch.is_tensor(z) else z, dtype=torch.float32, device=dev).reshape(n, -1)
+                z = np.asarray(z) if not torch.is_tensor(z) else z
+                latent.z = torch.as_tensor(z, dtype=torch.float32, device=dev).reshape(n, -1)
         elif z is not None:
             raise ValueError("pass either latent or z, not both")
         if latent.z is not None and latent.z.shape[0] != n:
@@ -191,14 +147,11 @@ class IncrementalSampler:
         with torch.no_grad():
             self.h, self.c = m.initial_state(self.latent.z, self.n)
             self._static = m.static_input(self.latent.z, self.onehot)
-            w = m.decoder.w_x
-            self._w5 = w[:5]
-            base = torch.zeros(self.n, w.shape[1], device=m.device)
-            if m.decoder.bias is not None:
-                base = base + m.decoder.bias
-            if self._static is not None:
-                base = base + self._static @ w[5:]
-            self._static_xw = base
+            self._w5 = m.decoder.w_x[:5]
+            gates = m.decoder.static_gates(self._static)  # [z; c]'s share of the gates, and the bias
+            if gates is None:
+                gates = torch.zeros(m.decoder.w_x.shape[1], device=m.device)
+            self._static_xw = gates.expand(self.n, -1)
             self._cell = InferenceStep(m.decoder, self.n)
         self.prev = torch.tensor(S.START_TOKEN, device=m.device).repeat(self.n, 1)
         self.step_index = 0
@@ -250,8 +203,7 @@ class IncrementalSampler:
     def step(self) -> np.ndarray:
         """Decode one point for every drawing: ``(n, 5)`` stroke-5 in pixels (ended rows stay ended)."""
         h = self._advance(self.prev)
-        head = self.model.mixture
-        rows = _draw_points(head.linear(h), head.M, self.temperature, self.greedy, self.generator)
+        rows = self.model.mixture.sample(h, self.temperature, self.greedy, self.generator)
         ended = self.ended.numpy()  # shares memory with self.ended
         rows[ended] = _END_ROW
         ended |= rows[:, 4] > 0.5

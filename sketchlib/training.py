@@ -24,7 +24,8 @@ with, around it:
   :class:`NonFiniteLossError`, leaving the last good checkpoint in place.
 
 On CUDA the forward pass runs under bf16 autocast; ``compile=True`` wraps the
-model in ``torch.compile``.
+model in ``torch.compile``. Inside a ``torch.distributed`` process group (``torchrun``)
+the trainer is data-parallel with the same global batches: see :mod:`sketchlib.distributed`.
 
 Steps count batches drawn, skipped ones included: ``step`` in the log and in a
 checkpoint is the number of batches the run has consumed.
@@ -46,8 +47,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sketchlib.batches import BucketStream, IndexStream, shard
 from sketchlib.checkpoint import CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from sketchlib.datasets import LengthBuckets, SketchDataset, Sketches, SketchSplits
+from sketchlib.datasets import SketchDataset, Sketches, SketchSplits
+from sketchlib.distributed import DataParallel, world
 from sketchlib.errors import SketchDataError
 from sketchlib.losses import kl_weight_at, learning_rate_at
 from sketchlib.models import SketchConfig, SketchModel
@@ -88,100 +91,6 @@ def _autocast(device: torch.device):
 
 def _to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-
-
-# --------------------------------------------------------------------------- batches
-
-
-class IndexStream:
-    """An endless, seeded, resumable stream of batch indices into ``n`` items.
-
-    Each epoch is a fresh permutation; a batch that would cross an epoch's end
-    takes the rest from the next permutation, so every item is seen once per
-    epoch and ``batch_size`` may exceed ``n``. :meth:`state_dict` captures the
-    generator and the unconsumed indices.
-    """
-
-    def __init__(self, n: int, batch_size: int, seed: int = 0):
-        if n < 1 or batch_size < 1:
-            raise ValueError(f"IndexStream needs n >= 1 and batch_size >= 1, got n={n}, batch_size={batch_size}")
-        self.n, self.batch_size = n, batch_size
-        self.rng = np.random.default_rng(seed)
-        self.pending = np.zeros(0, dtype=np.int64)
-        self.epoch = 0
-
-    def next(self) -> np.ndarray:
-        while len(self.pending) < self.batch_size:
-            self.pending = np.concatenate([self.pending, self.rng.permutation(self.n)])
-            self.epoch += 1
-        out, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
-        return out
-
-    def state_dict(self) -> dict:
-        return {
-            "kind": "uniform",
-            "n": self.n,
-            "batch_size": self.batch_size,
-            "epoch": self.epoch,
-            "rng": self.rng.bit_generator.state,
-            "pending": torch.from_numpy(self.pending.copy()),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        if state.get("kind", "uniform") != "uniform" or (state["n"], state["batch_size"]) != (self.n, self.batch_size):
-            raise ValueError(
-                f"the checkpoint's batch stream covers {state['n']} drawings in batches of {state['batch_size']}, "
-                f"this run has {self.n} drawings in batches of {self.batch_size}; the training data changed"
-            )
-        self.epoch = int(state["epoch"])
-        self.rng.bit_generator.state = state["rng"]
-        self.pending = np.asarray(state["pending"], dtype=np.int64).copy()
-
-
-class BucketStream:
-    """:class:`IndexStream`'s protocol over :class:`~sketchlib.datasets.LengthBuckets`.
-
-    An endless, seeded, resumable stream of length-bucketed batches: each epoch's
-    batches come in random order, every drawing once per epoch; the last batch of
-    an epoch may be smaller than ``batch_size``.
-    """
-
-    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int = 0):
-        self.buckets = LengthBuckets(lengths, batch_size, seed=seed)
-        self.n, self.batch_size = len(self.buckets.lengths), int(batch_size)
-        self.pending: list[np.ndarray] = []
-        self.epoch = 0
-
-    def next(self) -> np.ndarray:
-        if not self.pending:
-            self.pending = self.buckets.epoch()
-            self.epoch += 1
-        return self.pending.pop(0)
-
-    def state_dict(self) -> dict:
-        flat = np.concatenate(self.pending) if self.pending else np.zeros(0, dtype=np.int64)
-        return {
-            "kind": "buckets",
-            "n": self.n,
-            "batch_size": self.batch_size,
-            "epoch": self.epoch,
-            "rng": self.buckets.rng.bit_generator.state,
-            "pending": torch.from_numpy(flat.astype(np.int64)),
-            "pending_sizes": torch.tensor([len(b) for b in self.pending], dtype=torch.int64),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        if state.get("kind") != "buckets" or (state["n"], state["batch_size"]) != (self.n, self.batch_size):
-            raise ValueError(
-                f"the checkpoint's batch stream ({state.get('kind', 'uniform')}, {state['n']} drawings in batches "
-                f"of {state['batch_size']}) is not this run's (length buckets, {self.n} drawings in batches of "
-                f"{self.batch_size}); the training data or the batching changed"
-            )
-        self.epoch = int(state["epoch"])
-        self.buckets.rng.bit_generator.state = state["rng"]
-        flat = np.asarray(state["pending"], dtype=np.int64)
-        cuts = np.cumsum(np.asarray(state["pending_sizes"], dtype=np.int64))[:-1]
-        self.pending = [b.copy() for b in np.split(flat, cuts)] if len(flat) else []
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -324,7 +233,10 @@ class Trainer:
             data = load(data)
         self.out_dir = Path(out_dir)
         self.device = torch.device(device) if device is not None else default_device()
-        self.progress = progress
+        self.rank, self.world_size = world()  # data-parallel inside a torch.distributed process group
+        self.device = DataParallel.device_for(self.device) if self.world_size > 1 else self.device
+        self.is_main = self.rank == 0  # writes the log, config.json and the checkpoints
+        self.progress = progress and self.is_main
         self.max_bad_steps = max_bad_steps
         self.log_path = self.out_dir / "log.jsonl"
         self.last_path, self.best_path = self.out_dir / "last.pt", self.out_dir / "best.pt"
@@ -372,7 +284,8 @@ class Trainer:
         self.best_valid_loss = math.inf
         self.skipped = 0  # non-finite batches over the whole run
         self.bad_in_a_row = 0
-        self._stop_requested = False
+        self._stop_requested = self._stop_agreed = False  # data-parallel: stop when any rank asked
+        self._rank_rng: list | None = None  # every rank's torch generator state (data-parallel)
 
         if resume and self.last_path.exists():
             self._resume()
@@ -384,10 +297,11 @@ class Trainer:
                     f"{self.out_dir} already holds checkpoints of an earlier run; pass resume=True "
                     "(--resume) to continue it, or choose another out_dir"
                 )
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-            if self.log_path.exists():
-                self.log_path.unlink()
+            if self.is_main:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                (self.out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+                self.log_path.unlink(missing_ok=True)
+        self.dp = DataParallel(self.model, self.device, cfg.seed, self.step, self._rank_rng) if self.world_size > 1 else None  # noqa: E501
         if compile:
             self.model.compile()
 
@@ -397,10 +311,11 @@ class Trainer:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a full (resumable) checkpoint of the current state."""
+        rng = capture_rng_state(self._numpy_generators())
+        rng.update({"ranks": self._rank_rng} if self.dp is not None else {})  # gathered by _gather_rng just before
         return save_checkpoint(
             path, model=self.model, cfg=self.cfg, stats=self.stats, step=self.step,
-            best_valid_loss=self.best_valid_loss, optimizer=self.optimizer,
-            rng=capture_rng_state(self._numpy_generators()), index_stream=self.stream.state_dict(),
+            best_valid_loss=self.best_valid_loss, optimizer=self.optimizer, rng=rng, index_stream=self.stream.state_dict(),  # noqa: E501
             skipped=self.skipped,
         )
 
@@ -419,7 +334,9 @@ class Trainer:
         self.stream.load_state_dict(ckpt["index_stream"])
         self.step, self.best_valid_loss, self.skipped = ckpt["step"], ckpt["best_valid_loss"], ckpt["skipped"]
         restore_rng_state(ckpt["rng"], self._numpy_generators())
-        _truncate_log(self.log_path, self.step)
+        self._rank_rng = ckpt["rng"].get("ranks")
+        if self.is_main:
+            _truncate_log(self.log_path, self.step)
         log.info("resumed %s at step %d (best valid loss %.4f)", self.last_path, self.step, self.best_valid_loss)
 
     # -- one step
@@ -429,14 +346,19 @@ class Trainer:
         lr, kl_w = learning_rate_at(cfg, s), kl_weight_at(cfg, s)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        batch = _to_device(self.train_set.batch(self.stream.next()), self.device)
+        # every rank collates the same global batch and keeps its own rows (one process: all of them, weight 1)
+        batch, weight = shard(self.train_set.batch(self.stream.next()), self.rank, self.world_size)
+        batch = _to_device(batch, self.device)
         self.model.train()
         with _autocast(self.device):
-            losses = self.model.compute_losses(batch, kl_w)
+            losses = (self.dp or self.model).compute_losses(batch, kl_w)
         self.optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()  # a NaN loss gives NaN gradients, caught below with them
+        (losses["total"] * weight if self.dp else losses["total"]).backward()  # NaN loss -> NaN gradients, caught below
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        values = torch.stack([losses[k].detach().float() for k in LOSS_KEYS] + [grad_norm.float()]).tolist()  # one sync
+        values = torch.stack([losses[k].detach().float() for k in LOSS_KEYS] + [grad_norm.float()])
+        if self.dp is not None:  # the global batch's losses; a stop request on any rank stops all
+            values, self._stop_agreed = self.dp.reduce(values, weight, self._stop_requested)
+        values = values.tolist()  # one sync
         if all(math.isfinite(v) for v in (values[0], values[-1])):
             self.optimizer.step()
             self.bad_in_a_row = 0
@@ -470,17 +392,17 @@ class Trainer:
         bar = tqdm(total=num_steps, initial=self.step, desc=cfg.name, disable=not self.progress, dynamic_ncols=True)
         t0 = time.perf_counter()
         try:
-            with open(self.log_path, "a") as logf:
+            with open(self.log_path if self.is_main else os.devnull, "a") as logf:
                 while self.step < num_steps:
-                    if self._stop_requested:
-                        self._stop_requested = False
-                        self.save(self.last_path)
+                    if self._stop_requested if self.dp is None else self._stop_agreed:
+                        self._stop_requested = self._stop_agreed = False
+                        if self._gather_rng():
+                            self.save(self.last_path)
                         log.info("stopped at step %d; last.pt saved", self.step)
                         break
                     record = self.train_step()
                     if self.bad_in_a_row > self.max_bad_steps:
-                        saved = self.last_path.exists()
-                        kept = f"{self.last_path} (step {self._saved_step()})" if saved else "none yet"
+                        kept = f"{self.last_path} (step {self._saved_step()})" if self.last_path.exists() else "none yet"  # noqa: E501
                         raise NonFiniteLossError(
                             f"step {self.step}: {self.bad_in_a_row} batches in a row gave a non-finite loss or "
                             f"gradient, so training stopped; last good checkpoint: {kept}. "
@@ -505,7 +427,15 @@ class Trainer:
         """Ask :meth:`train` to stop after the current step and save ``last.pt`` (safe from a signal handler)."""
         self._stop_requested = True
 
+    def _gather_rng(self) -> bool:
+        """Every rank's generator state (data-parallel: a collective, all ranks call it); True on rank 0, which saves."""  # noqa: E501
+        if self.dp is not None:
+            self._rank_rng = self.dp.gather_rng()
+        return self.is_main
+
     def _eval_and_save(self) -> dict:
+        if not self._gather_rng():  # rank 0 validates and saves
+            return {}
         valid = self.validate()
         out = {f"valid_{k}": _clean(v) for k, v in valid.items()}
         if math.isfinite(valid["total"]) and valid["total"] < self.best_valid_loss:

@@ -138,3 +138,48 @@ def test_every_preset_trains_and_samples_from_the_command_line(preset, npz, tmp_
     assert rc == 0 and (out / "best.pt").is_file()
     assert main(["sample", "--checkpoint", str(out / "best.pt"), "--n", "2", "--seed", "0",
                  "--out", str(tmp_path / f"{preset}-samples")]) == 0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--temperature", "-1"], "--temperature -1.0: must lie in (0, 1.5]"),
+        (["--temperature", "0"], "--temperature 0.0: must lie in (0, 1.5]"),
+        (["--temperature", "2"], "--temperature 2.0: must lie in (0, 1.5]"),
+        (["--temperature", "nan"], "--temperature nan: must lie in (0, 1.5]"),
+        (["--n", "0"], "--n 0: the number of drawings must lie in 1..10000"),
+        (["--max-len", "0"], "--max-len 0: the points per drawing must lie in 1..10000"),
+        (["--seed", "-3"], "--seed -3: must be a whole number from 0"),
+    ],
+)
+def test_sample_rejects_out_of_range_values_before_loading_the_model(extra, message, capsys):
+    assert main(["sample", "--checkpoint", "missing/best.pt", "--out", "o", *extra]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_sample_help_says_out_is_a_folder_or_one_image(capsys):
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "output folder" in help_text and "ending in .svg or .png writes that one file" in help_text
+
+
+@pytest.mark.parametrize("name, n", [("one.svg", 1), ("grid.svg", 4), ("one.png", 1), ("grid.png", 4)])
+def test_sample_out_ending_in_svg_or_png_writes_that_one_file(trained, tmp_path, name, n):
+    out = tmp_path / "pics" / name
+    rc = main(["sample", "--checkpoint", str(trained / "best.pt"), "--n", str(n), "--seed", "0", "--max-len", "20",
+               "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    assert out.is_file() and out.stat().st_size > 0
+    assert sorted(p.name for p in out.parent.iterdir()) == [name]
+    head = out.read_bytes()[:200]
+    assert (b"<svg" in head or b"<?xml" in head) if name.endswith(".svg") else head.startswith(b"\x89PNG")
+
+
+def test_sample_refuses_an_out_that_is_an_existing_file(tmp_path, capsys):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep me")
+    assert main(["sample", "--checkpoint", "missing/best.pt", "--out", str(existing)]) == 1
+    assert "is a file; name a folder" in capsys.readouterr().err
+    assert existing.read_text() == "keep me"

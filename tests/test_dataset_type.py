@@ -68,7 +68,8 @@ def test_rasters_come_on_demand_and_are_cached(sketches):
 
 
 def test_bad_drawings_are_refused_with_their_index(sketches):
-    bad = Sketches(sketches.drawings[:2] + [np.array([[0, 0, 0], [np.inf, 0, 1]], np.float32)], [0, 0, 0], ["a"], "x.npz")
+    broken = np.array([[0, 0, 0], [np.inf, 0, 1]], np.float32)
+    bad = Sketches(sketches.drawings[:2] + [broken], [0, 0, 0], ["a"], "x.npz")
     with pytest.raises(SketchDataError, match="x.npz drawing 2: row 1 holds NaN or inf"):
         SketchDataset(bad)
 

@@ -3,8 +3,6 @@ diversity (``sketchlib.evaluation``), and the cheap face split the chapter reads
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from sketchlib.datasets import Sketches, SketchDataset
+from sketchlib.datasets import SketchDataset, Sketches
 from sketchlib.models import SketchModel, preset
-from sketchlib.models.cells import FusedLSTM, FusedStep, InferenceStep, LSTMCell, run_recurrent
-from sketchlib.models.mdn import RHO_MAX, MixtureHead, sample_mixture
-from sketchlib.sampling import IncrementalSampler, _draw_points
+from sketchlib.models.cells import LSTMCell, run_recurrent
+from sketchlib.models.fused import FusedLSTM, FusedStep, InferenceStep
+from sketchlib.models.mdn import RHO_MAX, MixtureHead, sample_mixture, sample_output
+from sketchlib.sampling import IncrementalSampler
 
 TINY = dict(enc_rnn_size=12, dec_rnn_size=16, z_size=6, num_mixture=3, influence_size=8, ae_z_size=5, batch_size=4)
 
@@ -218,7 +219,7 @@ def test_greedy_draw_equals_greedy_sample_mixture():
     y = torch.randn(6, 6 * 4 + 3)
     with torch.no_grad():
         expected = sample_mixture(identity_head(4)(y), greedy=True)
-    assert np.allclose(_draw_points(y, 4, 1.0, True, torch.Generator()), expected.numpy())
+    assert np.allclose(sample_output(y, 4, 1.0, True, torch.Generator()), expected.numpy())
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.5])
@@ -227,7 +228,7 @@ def test_drawn_components_and_pen_states_follow_the_tempered_softmax(temperature
     logits, pen = [0.0, 1.0, -1.0], [0.5, -0.5, 0.0]
     y = head_output(logits, pen, batch=n)
     y[:, 3:6] = torch.tensor([-100.0, 0.0, 100.0])  # far-apart mu_x: the offset tells which component was drawn
-    out = torch.from_numpy(_draw_points(y, 3, temperature, False, torch.Generator().manual_seed(0)))
+    out = torch.from_numpy(sample_output(y, 3, temperature, False, torch.Generator().manual_seed(0)))
     k = torch.bucketize(out[:, 0].contiguous(), torch.tensor([-50.0, 50.0]))
     freq_k = torch.bincount(k, minlength=3).float() / n
     freq_pen = out[:, 2:].mean(0)
@@ -239,7 +240,7 @@ def test_drawn_components_and_pen_states_follow_the_tempered_softmax(temperature
 def test_drawn_offsets_have_the_components_mean_and_tempered_covariance():
     n, tau = 40000, 0.5
     y = head_output([0.0], [0.0, 0.0, 0.0], mu=(1.0, -2.0), log_sigma=(np.log(2.0), np.log(0.5)), rho=0.6, batch=n)
-    out = torch.from_numpy(_draw_points(y, 1, tau, False, torch.Generator().manual_seed(1)))[:, :2].double()
+    out = torch.from_numpy(sample_output(y, 1, tau, False, torch.Generator().manual_seed(1)))[:, :2].double()
     cov = torch.cov(out.T)
     expected = tau * torch.tensor([[4.0, 0.6 * 2 * 0.5], [0.6 * 2 * 0.5, 0.25]], dtype=torch.float64)
     assert torch.allclose(out.mean(0), torch.tensor([1.0, -2.0], dtype=torch.float64), atol=0.02)
@@ -281,3 +282,15 @@ def test_training_under_bf16_autocast_gives_finite_gradients(name):
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert torch.isfinite(loss) and all(torch.isfinite(g).all() and g.dtype == torch.float32 for g in grads)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.3])
+def test_sample_mixture_on_the_heads_params_draws_what_the_sampler_draws_from_its_output(temperature):
+    torch.manual_seed(12)
+    y = torch.randn(50, 6 * 4 + 3)
+    with torch.no_grad():
+        params = identity_head(4)(y)
+    got = sample_mixture(params, temperature, generator=torch.Generator().manual_seed(3))
+    expected = sample_output(y, 4, temperature, False, torch.Generator().manual_seed(3))
+    assert torch.equal(got[:, 2:], torch.from_numpy(expected[:, 2:]))  # the same pen states
+    assert np.allclose(got[:, :2].numpy(), expected[:, :2], atol=1e-5)  # the same offsets, up to rounding

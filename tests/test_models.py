@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -9,8 +10,8 @@ import pytest
 import torch
 
 from sketchlib import strokes as S
-from sketchlib.datasets import Sketches, SketchDataset
-from sketchlib.losses import kl_weight_at, learning_rate_at
+from sketchlib.datasets import SketchDataset, Sketches
+from sketchlib.losses import influence_kl, kl_weight_at, learning_rate_at
 from sketchlib.models import SketchConfig, SketchModel, config_diff, preset, preset_names
 from sketchlib.models.cells import BiRNN, LSTMCell
 from sketchlib.models.encoders import CNNEncoder, RasterAutoencoder
@@ -140,7 +141,7 @@ def test_influence_attention_sums_to_one_and_only_sees_points_drawn_so_far(causa
     assert ctx.values.shape[1] == (8 if causal else 7)  # causal: the zero state "nothing read yet" in front
     h = torch.randn(3, 5)
     for j in range(9):
-        alpha = layer.attention(h, ctx, j)
+        alpha, _ = layer.attend(h, ctx, j)
         assert torch.allclose(alpha.sum(1), torch.ones(3))
         for b, n in enumerate(lengths.tolist()):
             limit = min(j, n) if causal else min(j, n - 1)
@@ -157,7 +158,8 @@ def test_causal_influence_never_sees_the_point_it_predicts():
     torch.manual_seed(0)
     j = 4
     for states_kind, leaks in (("forward", False), ("both", True)):
-        model = SketchModel(preset("aisketcher_influence_only", **TINY, influence_states=states_kind, recurrent_dropout_keep=1.0))
+        model = SketchModel(preset("aisketcher_influence_only", **TINY, influence_states=states_kind,
+                                   recurrent_dropout_keep=1.0))
         model.eval()
         T = 9
         x = torch.zeros(1, T + 1, 5)
@@ -185,30 +187,43 @@ def test_checkpoint_configs_from_before_influence_states_load_as_both():
     assert preset("aisketcher_influence_only").influence_states == "forward"
 
 
-def _textbook_influence(layer, states, lengths, h0, steps, noise, sub=None):
-    """Eq. 9-11 written directly (bilinear score, masked softmax, weighted sum) for a recurrent toy loop."""
-    values = layer.project(states)
-    last = (lengths - 1).clamp(min=0)
-    if layer.causal:  # position i = the state after i points; position 0 the zero state
-        values = torch.cat([torch.zeros_like(values[:, :1]), values], dim=1)
-        last = lengths
-    if sub is not None:
-        values, last, h0 = values[sub], last[sub], h0[sub]
+def _run_influence(layer, states, lengths, h0, steps, noise, sub=None):
+    """A recurrent toy loop around the layer: the next query depends on this step's output, as in the decoder."""
+    if sub is not None:  # a batch that repeats drawings: their values' gradients must add up
+        states, lengths, h0 = states[sub], lengths[sub], h0[sub]
+    ctx = layer.context(states, lengths)
     h, outs = h0, []
     for j in range(steps):
-        scores = torch.einsum("btn,nd,bd->bt", values, layer.w, h)
-        masked = torch.arange(values.shape[1]).unsqueeze(0) > last.clamp(max=j).unsqueeze(1)
-        alpha = torch.softmax(scores.masked_fill(masked, float("-inf")), dim=1)
-        mu = torch.einsum("bt,btn->bn", alpha, values)
-        a = mu + torch.exp(torch.tanh(mu) / 2) * noise[j]
-        h = torch.tanh(a @ layer.w + h)  # the next query depends on this step's output, as in the decoder
+        a, mu, alpha = layer(h, ctx, j, noise[j])
+        h = torch.tanh(a @ layer.w + h)
         outs.append((a, mu, alpha))
     return outs
 
 
+def _reference_copy(layer: InfluenceLayer) -> InfluenceLayer:
+    """The same layer (shared parameters) with eq. 9-10 computed by :meth:`InfluenceLayer.attend_reference`."""
+    ref = copy.copy(layer)
+    ref.fused = False
+    return ref
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_influence_fast_forward_equals_the_readable_equations(causal):
+    torch.manual_seed(1)
+    layer = InfluenceLayer(enc_size=6, dec_size=4, n_a=4, causal=causal).double()
+    states, lengths = torch.randn(3, 7, 6, dtype=torch.float64), torch.tensor([7, 3, 1])
+    h0, noise = torch.randn(3, 4, dtype=torch.float64), torch.randn(9, 3, 4, dtype=torch.float64)
+    with torch.no_grad():
+        fast = _run_influence(layer, states, lengths, h0, 9, noise)
+        readable = _run_influence(_reference_copy(layer), states, lengths, h0, 9, noise)
+    for got, expected in zip(fast, readable, strict=True):
+        for g, e in zip(got, expected, strict=True):
+            assert torch.allclose(g, e, atol=1e-12)
+
+
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("use_subset", [False, True])
-def test_influence_gradients_equal_the_textbook_formula(use_subset, causal):
+def test_influence_gradients_equal_the_readable_equations(use_subset, causal):
     """The layer's own backward (values' gradient summed over steps in one matmul) against plain autograd, float64."""
     torch.manual_seed(0)
     layer = InfluenceLayer(enc_size=6, dec_size=4, n_a=4, causal=causal).double()
@@ -224,24 +239,24 @@ def test_influence_gradients_equal_the_textbook_formula(use_subset, causal):
                    for o, w in zip((a, mu, alpha[:, :4]), weights, strict=True))
 
     params = [states, h0, *layer.parameters()]
-    expected = torch.autograd.grad(loss_of(_textbook_influence(layer, states, lengths, h0, 9, noise, sub)), params)
-    ctx = layer.context(states, lengths)
-    if sub is not None:
-        ctx = ctx.index(sub)
-    h, outs = h0[sub] if sub is not None else h0, []
-    for j in range(9):
-        a, mu, alpha = layer(h, ctx, j, noise[j])
-        h = torch.tanh(a @ layer.w + h)
-        outs.append((a, mu, alpha))
-    got = torch.autograd.grad(loss_of(outs), params)
+    readable = _run_influence(_reference_copy(layer), states, lengths, h0, 9, noise, sub)
+    expected = torch.autograd.grad(loss_of(readable), params)
+    got = torch.autograd.grad(loss_of(_run_influence(layer, states, lengths, h0, 9, noise, sub)), params)
     for g, e in zip(got, expected, strict=True):
         assert torch.allclose(g, e, atol=1e-10), (g - e).abs().max()
 
 
 def test_influence_kl_is_zero_only_at_the_prior_mean():
-    mask = torch.ones(1, 2)
-    assert InfluenceLayer.kl(torch.zeros(1, 2, 4), mask).item() == pytest.approx(0.0, abs=1e-7)
-    assert InfluenceLayer.kl(torch.ones(1, 2, 4), mask).item() > 0
+    lengths = torch.tensor([2])
+    assert influence_kl(torch.zeros(1, 2, 4), lengths).item() == pytest.approx(0.0, abs=1e-7)
+    assert influence_kl(torch.ones(1, 2, 4), lengths).item() > 0
+
+
+def test_influence_kl_ignores_the_steps_past_each_drawings_length():
+    mu = torch.zeros(1, 3, 4)
+    mu[0, 2] = 5.0  # the third step is padding for a drawing of two points
+    assert influence_kl(mu, torch.tensor([2])).item() == pytest.approx(0.0, abs=1e-7)
+    assert influence_kl(mu, torch.tensor([3])).item() > 0
 
 
 def test_birnn_backward_direction_starts_at_each_drawings_own_end():
@@ -355,7 +370,8 @@ def test_schedules_follow_magenta():
 
 
 def test_small_preset_overfits_a_handful_of_drawings(shared_data):
-    arr = np.load(shared_data / "quickdraw" / "sketchrnn" / "face.npz", allow_pickle=True, encoding="latin1")["train"][:8]
+    npz = np.load(shared_data / "quickdraw" / "sketchrnn" / "face.npz", allow_pickle=True, encoding="latin1")
+    arr = npz["train"][:8]
     sk = Sketches([a.astype(np.float32) for a in arr], np.zeros(8), ["face"])
     torch.manual_seed(0)
     cfg = preset("sketch_rnn-small", num_classes=1, max_seq_len=max(len(a) for a in arr), enc_rnn_size=64,
@@ -365,7 +381,7 @@ def test_small_preset_overfits_a_handful_of_drawings(shared_data):
     model = SketchModel(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
-    for step in range(60):
+    for _ in range(60):
         losses = model.compute_losses(batch, kl_weight=0.01)
         opt.zero_grad()
         losses["total"].backward()

@@ -10,8 +10,17 @@ import textwrap
 import numpy as np
 import pytest
 
-from sketchlib.rating import (LIKERT, RatingApp, RatingItem, RatingStore, RatingStoreError, make_items, mean_ratings,
-                              participant_order, rm_anova)
+from sketchlib.rating import (
+    LIKERT,
+    RatingApp,
+    RatingItem,
+    RatingStore,
+    RatingStoreError,
+    make_items,
+    mean_ratings,
+    participant_order,
+    rm_anova,
+)
 
 MODELS = ("sketch_rnn", "aisketcher", "conditional")
 

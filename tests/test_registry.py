@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import sketchlib.datasets as D
-from sketchlib.datasets import SketchSplits, Sketches, load
+from sketchlib.datasets import Sketches, SketchSplits, load
 from sketchlib.errors import SketchDataError
 
 

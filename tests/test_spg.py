@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from sketchlib import strokes as S
-from sketchlib.datasets import Sketches
-from sketchlib.datasets import spg
+from sketchlib.datasets import Sketches, spg
 from sketchlib.datasets.spg import SPG_CLASSES, cut_parts, load_spg, read_spg_ndjson, spg_part_names
 from sketchlib.errors import SketchDataError
 

@@ -184,6 +184,8 @@ def _download(
         raise
 
 
+# long: a third is the docstring; the rest is one path read top to bottom (local mirror, cache, download with
+# fallbacks) so that every data set is fetched and checked the same way
 def fetch(
     relative_path: str,
     base_url: str,

@@ -102,6 +102,7 @@ def _sample_cubics(cubics: np.ndarray, is_line: np.ndarray, step: float) -> tupl
 _Segment = tuple[int, tuple[float, ...], bool]  # (sub-path, cubic's 8 coordinates, is a line)
 
 
+# long: a small SVG path interpreter, one branch per path command (absolute and relative)
 def _path_segments(d: str) -> tuple[list[tuple[float, float]], list[_Segment]]:
     """Interpret an SVG path ``d``: the start point of every sub-path and every segment as a cubic."""
     tokens = _TOKEN.findall(d)

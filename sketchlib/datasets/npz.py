@@ -66,6 +66,7 @@ def _labels(data, key: str, total: int, keep: int, source: str) -> np.ndarray:
     return labels
 
 
+# long: a docstring of the arguments, then the checks of a foreign file, each with its own error message
 def load_npz(
     path: str | os.PathLike,
     *,

@@ -60,44 +60,38 @@ QUICKDRAW_MIRROR_ENV = "SKETCHLIB_QUICKDRAW_MIRROR"
 QUICKDRAW_FORMATS = ("sketchrnn", "simplified", "raw")
 
 #: The 345 QuickDraw class names, spelled as in Google's file names (``categories.txt``).
-QUICKDRAW_CLASSES: tuple[str, ...] = (
-    "The Eiffel Tower", "The Great Wall of China", "The Mona Lisa", "aircraft carrier", "airplane", "alarm clock",
-    "ambulance", "angel", "animal migration", "ant", "anvil", "apple", "arm", "asparagus", "axe", "backpack",
-    "banana", "bandage", "barn", "baseball", "baseball bat", "basket", "basketball", "bat", "bathtub", "beach",
-    "bear", "beard", "bed", "bee", "belt", "bench", "bicycle", "binoculars", "bird", "birthday cake", "blackberry",
-    "blueberry", "book", "boomerang", "bottlecap", "bowtie", "bracelet", "brain", "bread", "bridge", "broccoli",
-    "broom", "bucket", "bulldozer", "bus", "bush", "butterfly", "cactus", "cake", "calculator", "calendar", "camel",
-    "camera", "camouflage", "campfire", "candle", "cannon", "canoe", "car", "carrot", "castle", "cat",
-    "ceiling fan", "cell phone", "cello", "chair", "chandelier", "church", "circle", "clarinet", "clock", "cloud",
-    "coffee cup", "compass", "computer", "cookie", "cooler", "couch", "cow", "crab", "crayon", "crocodile", "crown",
-    "cruise ship", "cup", "diamond", "dishwasher", "diving board", "dog", "dolphin", "donut", "door", "dragon",
-    "dresser", "drill", "drums", "duck", "dumbbell", "ear", "elbow", "elephant", "envelope", "eraser", "eye",
-    "eyeglasses", "face", "fan", "feather", "fence", "finger", "fire hydrant", "fireplace", "firetruck", "fish",
-    "flamingo", "flashlight", "flip flops", "floor lamp", "flower", "flying saucer", "foot", "fork", "frog",
-    "frying pan", "garden", "garden hose", "giraffe", "goatee", "golf club", "grapes", "grass", "guitar",
-    "hamburger", "hammer", "hand", "harp", "hat", "headphones", "hedgehog", "helicopter", "helmet", "hexagon",
-    "hockey puck", "hockey stick", "horse", "hospital", "hot air balloon", "hot dog", "hot tub", "hourglass",
-    "house", "house plant", "hurricane", "ice cream", "jacket", "jail", "kangaroo", "key", "keyboard", "knee",
-    "knife", "ladder", "lantern", "laptop", "leaf", "leg", "light bulb", "lighter", "lighthouse", "lightning",
-    "line", "lion", "lipstick", "lobster", "lollipop", "mailbox", "map", "marker", "matches", "megaphone",
-    "mermaid", "microphone", "microwave", "monkey", "moon", "mosquito", "motorbike", "mountain", "mouse",
-    "moustache", "mouth", "mug", "mushroom", "nail", "necklace", "nose", "ocean", "octagon", "octopus", "onion",
-    "oven", "owl", "paint can", "paintbrush", "palm tree", "panda", "pants", "paper clip", "parachute", "parrot",
-    "passport", "peanut", "pear", "peas", "pencil", "penguin", "piano", "pickup truck", "picture frame", "pig",
-    "pillow", "pineapple", "pizza", "pliers", "police car", "pond", "pool", "popsicle", "postcard", "potato",
-    "power outlet", "purse", "rabbit", "raccoon", "radio", "rain", "rainbow", "rake", "remote control",
-    "rhinoceros", "rifle", "river", "roller coaster", "rollerskates", "sailboat", "sandwich", "saw", "saxophone",
-    "school bus", "scissors", "scorpion", "screwdriver", "sea turtle", "see saw", "shark", "sheep", "shoe",
-    "shorts", "shovel", "sink", "skateboard", "skull", "skyscraper", "sleeping bag", "smiley face", "snail",
-    "snake", "snorkel", "snowflake", "snowman", "soccer ball", "sock", "speedboat", "spider", "spoon",
-    "spreadsheet", "square", "squiggle", "squirrel", "stairs", "star", "steak", "stereo", "stethoscope", "stitches",
-    "stop sign", "stove", "strawberry", "streetlight", "string bean", "submarine", "suitcase", "sun", "swan",
-    "sweater", "swing set", "sword", "syringe", "t-shirt", "table", "teapot", "teddy-bear", "telephone",
-    "television", "tennis racquet", "tent", "tiger", "toaster", "toe", "toilet", "tooth", "toothbrush",
-    "toothpaste", "tornado", "tractor", "traffic light", "train", "tree", "triangle", "trombone", "truck",
-    "trumpet", "umbrella", "underwear", "van", "vase", "violin", "washing machine", "watermelon", "waterslide",
-    "whale", "wheel", "windmill", "wine bottle", "wine glass", "wristwatch", "yoga", "zebra", "zigzag",
-)
+QUICKDRAW_CLASSES: tuple[str, ...] = tuple(" ".join(name.split()) for name in """
+The Eiffel Tower, The Great Wall of China, The Mona Lisa, aircraft carrier, airplane, alarm clock, ambulance,
+angel, animal migration, ant, anvil, apple, arm, asparagus, axe, backpack, banana, bandage, barn, baseball,
+baseball bat, basket, basketball, bat, bathtub, beach, bear, beard, bed, bee, belt, bench, bicycle,
+binoculars, bird, birthday cake, blackberry, blueberry, book, boomerang, bottlecap, bowtie, bracelet, brain,
+bread, bridge, broccoli, broom, bucket, bulldozer, bus, bush, butterfly, cactus, cake, calculator, calendar,
+camel, camera, camouflage, campfire, candle, cannon, canoe, car, carrot, castle, cat, ceiling fan, cell phone,
+cello, chair, chandelier, church, circle, clarinet, clock, cloud, coffee cup, compass, computer, cookie,
+cooler, couch, cow, crab, crayon, crocodile, crown, cruise ship, cup, diamond, dishwasher, diving board, dog,
+dolphin, donut, door, dragon, dresser, drill, drums, duck, dumbbell, ear, elbow, elephant, envelope, eraser,
+eye, eyeglasses, face, fan, feather, fence, finger, fire hydrant, fireplace, firetruck, fish, flamingo,
+flashlight, flip flops, floor lamp, flower, flying saucer, foot, fork, frog, frying pan, garden, garden hose,
+giraffe, goatee, golf club, grapes, grass, guitar, hamburger, hammer, hand, harp, hat, headphones, hedgehog,
+helicopter, helmet, hexagon, hockey puck, hockey stick, horse, hospital, hot air balloon, hot dog, hot tub,
+hourglass, house, house plant, hurricane, ice cream, jacket, jail, kangaroo, key, keyboard, knee, knife,
+ladder, lantern, laptop, leaf, leg, light bulb, lighter, lighthouse, lightning, line, lion, lipstick, lobster,
+lollipop, mailbox, map, marker, matches, megaphone, mermaid, microphone, microwave, monkey, moon, mosquito,
+motorbike, mountain, mouse, moustache, mouth, mug, mushroom, nail, necklace, nose, ocean, octagon, octopus,
+onion, oven, owl, paint can, paintbrush, palm tree, panda, pants, paper clip, parachute, parrot, passport,
+peanut, pear, peas, pencil, penguin, piano, pickup truck, picture frame, pig, pillow, pineapple, pizza,
+pliers, police car, pond, pool, popsicle, postcard, potato, power outlet, purse, rabbit, raccoon, radio, rain,
+rainbow, rake, remote control, rhinoceros, rifle, river, roller coaster, rollerskates, sailboat, sandwich,
+saw, saxophone, school bus, scissors, scorpion, screwdriver, sea turtle, see saw, shark, sheep, shoe, shorts,
+shovel, sink, skateboard, skull, skyscraper, sleeping bag, smiley face, snail, snake, snorkel, snowflake,
+snowman, soccer ball, sock, speedboat, spider, spoon, spreadsheet, square, squiggle, squirrel, stairs, star,
+steak, stereo, stethoscope, stitches, stop sign, stove, strawberry, streetlight, string bean, submarine,
+suitcase, sun, swan, sweater, swing set, sword, syringe, t-shirt, table, teapot, teddy-bear, telephone,
+television, tennis racquet, tent, tiger, toaster, toe, toilet, tooth, toothbrush, toothpaste, tornado,
+tractor, traffic light, train, tree, triangle, trombone, truck, trumpet, umbrella, underwear, van, vase,
+violin, washing machine, watermelon, waterslide, whale, wheel, windmill, wine bottle, wine glass, wristwatch,
+yoga, zebra, zigzag
+""".split(","))
 
 _BY_KEY = {name.lower().replace("_", " "): name for name in QUICKDRAW_CLASSES}
 
@@ -120,15 +114,20 @@ def quickdraw_class(name: str) -> str:
     )
 
 
-def _class_list(classes: str | Iterable[str]) -> list[str]:
+def class_list(classes: str | Iterable[str], canonical: Callable[[str], str] = quickdraw_class,
+               what: str = "QuickDraw", empty_hint: str = "e.g. ['face', 'pig']") -> list[str]:
+    """``"face,pig"`` or ``["face", "pig"]`` -> the official names (``canonical`` spells each one), in order.
+
+    Raises :class:`SketchDataError` for an unknown name, an empty list or a name listed twice.
+    """
     names = classes.split(",") if isinstance(classes, str) else list(classes)
-    canonical = [quickdraw_class(c) for c in names if str(c).strip()]
-    if not canonical:
-        raise SketchDataError("no QuickDraw class given; name at least one, e.g. ['face', 'pig']")
-    for c in canonical:
-        if canonical.count(c) > 1:
-            raise SketchDataError(f"QuickDraw class {c!r} is listed twice")
-    return canonical
+    official = [canonical(c) for c in names if str(c).strip()]
+    if not official:
+        raise SketchDataError(f"no {what} class given; name at least one, {empty_hint}")
+    for c in official:
+        if official.count(c) > 1:
+            raise SketchDataError(f"{what} class {c!r} is listed twice")
+    return official
 
 
 def quickdraw_file(
@@ -338,6 +337,7 @@ def ndjson_records(
 # --------------------------------------------------------------------------- loader
 
 
+# long: a third is the docstring; the rest reads each class in one of three formats into one SketchSplits
 def load_quickdraw(
     classes: str | Sequence[str],
     format: Literal["sketchrnn", "simplified", "raw"] = "sketchrnn",
@@ -371,7 +371,7 @@ def load_quickdraw(
 
     Ndjson sets carry ``extras["key_id"]``, QuickDraw's id of each drawing.
     """
-    names = _class_list(classes)
+    names = class_list(classes)
     if max_per_class is not None and max_per_class < 1:
         raise SketchDataError(f"max_per_class must be at least 1 (or None for all), got {max_per_class}")
     if format not in QUICKDRAW_FORMATS:

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from sketchlib import strokes as S
 from sketchlib.datasets.base import Sketches, SketchSplits
 from sketchlib.datasets.download import fetch, resolve_mirror
-from sketchlib.datasets.quickdraw import ndjson_records, parse_strokes
+from sketchlib.datasets.quickdraw import class_list, ndjson_records, parse_strokes
 from sketchlib.errors import SketchDataError
 
 __all__ = [
@@ -177,6 +177,7 @@ def read_spg_ndjson(
     return drawings, parts, key_ids, skipped
 
 
+# long: a docstring of the arguments, then one pass over the classes' files into one SketchSplits
 def load_spg(
     classes: str | Iterable[str] | None = None,
     *,
@@ -209,13 +210,7 @@ def load_spg(
     if classes is None:
         names = list(SPG_CLASSES)
     else:
-        raw = classes.split(",") if isinstance(classes, str) else list(classes)
-        names = [spg_class(c) for c in raw if str(c).strip()]
-        if not names:
-            raise SketchDataError("no SPG class given; name at least one, or pass classes=None for all 20")
-        for c in names:
-            if names.count(c) > 1:
-                raise SketchDataError(f"SPG class {c!r} is listed twice")
+        names = class_list(classes, spg_class, "SPG", "or pass classes=None for all 20")
     if max_per_class is not None and max_per_class < 1:
         raise SketchDataError(f"max_per_class must be at least 1 (or None for all), got {max_per_class}")
     drawings: list[np.ndarray] = []
@@ -255,6 +250,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
+# long: a quarter is the docstring; the loop cuts every drawing into its parts in one pass and keeps the
+# bookkeeping (labels, part names, source drawing) beside the strokes it describes
 def cut_parts(
     sketches: Sketches,
     parts: Sequence[str] = ("eye", "nose", "mouth", "ear"),

@@ -13,7 +13,7 @@ Defaults are Magenta's Sketch-RNN hyper-parameters (``sketch_rnn/model.py``
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["SketchConfig", "PRESETS", "preset", "preset_names", "config_diff"]

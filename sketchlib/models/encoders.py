@@ -15,7 +15,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sketchlib.losses import autoencoder_loss
+
 __all__ = ["CNNEncoder", "RasterAutoencoder", "same_padding", "init_weights"]
+
+
+#: Sketch-pix2seq's six 2x2 convolutions: their depths and strides (Chen et al. 2017, Fig. 2).
+PIX2SEQ_CHANNELS = (4, 4, 8, 8, 8, 8)
+PIX2SEQ_STRIDES = (2, 1, 2, 1, 2, 1)
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -71,13 +78,8 @@ class CNNEncoder(nn.Module):
     ``rasters: (B, 1, R, R) -> features: (B, output_size)``
     """
 
-    def __init__(
-        self,
-        input_size: int = 48,
-        channels: Sequence[int] = (4, 4, 8, 8, 8, 8),
-        strides: Sequence[int] = (2, 1, 2, 1, 2, 1),
-        kernel: int = 2,
-    ):
+    def __init__(self, input_size: int = 48, channels: Sequence[int] = PIX2SEQ_CHANNELS,
+                 strides: Sequence[int] = PIX2SEQ_STRIDES, kernel: int = 2):
         super().__init__()
         layers, cin, size = [], 1, input_size
         for cout, s in zip(channels, strides):
@@ -115,13 +117,8 @@ class RasterAutoencoder(nn.Module):
     Usable pretrained-then-frozen (:meth:`freeze`) or trained jointly.
     """
 
-    def __init__(
-        self,
-        input_size: int = 128,
-        channels: Sequence[int] = (4, 4, 8, 8, 8, 8),
-        strides: Sequence[int] = (2, 1, 2, 1, 2, 1),
-        z_size: int = 128,
-    ):
+    def __init__(self, input_size: int = 128, channels: Sequence[int] = PIX2SEQ_CHANNELS,
+                 strides: Sequence[int] = PIX2SEQ_STRIDES, z_size: int = 128):
         super().__init__()
         self.encoder = CNNEncoder(input_size, channels, strides, kernel=2)
         self.to_z = nn.Linear(self.encoder.output_size, z_size)
@@ -163,8 +160,8 @@ class RasterAutoencoder(nn.Module):
 
     @staticmethod
     def reconstruction_loss(recon: torch.Tensor, rasters: torch.Tensor) -> torch.Tensor:
-        """Euclidean loss as the mean squared error per pixel over the batch."""
-        return F.mse_loss(recon, rasters)
+        """``l_ae``, the Euclidean loss: :func:`sketchlib.losses.autoencoder_loss`."""
+        return autoencoder_loss(recon, rasters)
 
     def freeze(self) -> None:
         """Pretrained-then-frozen use: no gradients reach the autoencoder any more."""

@@ -9,7 +9,16 @@ At decoding step ``j`` the layer looks back at the encoder's per-point states
     sigma_a = exp(tanh(mu_a) / 2)                   (eq. 10)
     a_d     = mu_a + sigma_a * lambda,  lambda ~ N(0, I)   (eq. 11)
 
-and a KL term ``l_a`` pulls ``N(mu_a, sigma_a^2)`` towards ``N(0, I)`` (eq. 14).
+and a KL term ``l_a`` pulls ``N(mu_a, sigma_a^2)`` towards ``N(0, I)`` (eq. 14,
+:func:`sketchlib.losses.influence_kl`).
+
+Two implementations of eq. 9-10, picked by ``InfluenceLayer(fused=...)``:
+:meth:`InfluenceLayer.attend_reference` is the readable one (plain autograd,
+each line tagged with its equation); :meth:`InfluenceLayer.attend` (the
+default) computes the same numbers with a hand-written backward
+(:class:`_Attend`, :class:`_CollectValuesGrad`) that sums the values' gradient
+over all decoding steps in one matmul. ``tests/test_models.py`` checks that the
+two agree, outputs and gradients, in float64.
 
 Choices where the paper is open:
 
@@ -22,8 +31,8 @@ Choices where the paper is open:
   so the window ``i <= j`` hides nothing: during teacher forcing the decoder
   can read the very point it is asked to predict from ``a_d``. Trained that
   way (``"both"``), the -small models learned to copy the input and ignore the
-  class vector (chapter 8 shows it: attention on the diagonal, l_r far below
-  the models without the layer). The default, ``"forward"``, is causal: the
+  class vector (chapter 6 measures the leak: attention on the diagonal, l_r far
+  below the models without the layer). The default, ``"forward"``, is causal: the
   layer attends over the forward direction's states only, and ``h_enc_i`` is
   the state after reading ``i`` points (``h_enc_0`` = the zero initial state,
   "nothing drawn yet"). At step ``j`` the decoder has been given points
@@ -61,14 +70,17 @@ class _CollectValuesGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, values, record):
         ctx.set_materialize_grads(False)
-        ctx.record = record
+        ctx.record, ctx.width = record, values.shape[1]
         return values.view_as(values)
 
     @staticmethod
     def backward(ctx, grad):
         record, ctx.record = ctx.record, None
         if record:
-            left = torch.stack([r[0] for r in record], dim=1)  # (B, 2R, T_enc): g_scores_j and alpha_j
+            # (B, 2R, T_enc): g_scores_j and alpha_j, zero past each step's window (see _Attend)
+            left = record[0][0].new_zeros(record[0][0].shape[0], len(record), ctx.width)
+            for i, r in enumerate(record):
+                left[:, i, : r[0].shape[1]] = r[0]
             right = torch.stack([r[1] for r in record], dim=1)  # (B, 2R, n_a): q_j and g_mu_j
             from_steps = torch.bmm(left.transpose(1, 2), right)
             grad = from_steps if grad is None else grad + from_steps
@@ -79,25 +91,33 @@ class _CollectValuesGrad(torch.autograd.Function):
 class _Attend(torch.autograd.Function):
     """One step of eq. 9-10: ``(alpha_j, mu_a)`` from the query ``q = W h_dec`` and the values.
 
-    The gradient for ``values`` goes to the context's record (see
-    :class:`_CollectValuesGrad`); the one for ``q`` is returned as usual.
+    Only the window ``values[:, :width]`` is read, ``width`` being the number of
+    columns of ``masked``: the caller leaves out the positions that are masked
+    in every drawing at this step (their weight would be exactly 0), and
+    ``alpha`` is returned zero-padded to all ``T_ctx`` positions. The gradient for ``values``
+    goes to the context's record (see :class:`_CollectValuesGrad`); the one for
+    ``q`` is returned as usual.
     """
 
     @staticmethod
     def forward(ctx, query, values, masked, record):
+        (B, width), T_ctx = masked.shape, values.shape[1]
+        values = values[:, :width]
         scores = (values * query.unsqueeze(1)).sum(dim=2).masked_fill_(masked, float("-inf"))
         alpha = torch.softmax(scores, dim=1)
         mu = (alpha.unsqueeze(2) * values).sum(dim=1)
         ctx.save_for_backward(query, values, alpha)
         ctx.record = record
+        if width < T_ctx:
+            alpha = torch.cat([alpha, alpha.new_zeros(B, T_ctx - width)], dim=1)
         return alpha, mu
 
     @staticmethod
     def backward(ctx, g_alpha, g_mu):
-        query, values, alpha = ctx.saved_tensors
+        query, values, alpha = ctx.saved_tensors  # the window's
         g = (values * g_mu.unsqueeze(1)).sum(dim=2)  # mu's share of d/d alpha
         if g_alpha is not None:
-            g = g + g_alpha
+            g = g + g_alpha[:, : alpha.shape[1]]
         g_scores = alpha * (g - (alpha * g).sum(dim=1, keepdim=True))  # softmax backward (0 where masked)
         g_query = (g_scores.unsqueeze(2) * values).sum(dim=1)
         ctx.record.append((g_scores, query))
@@ -116,17 +136,17 @@ class InfluenceContext:
         self.values = values  # (B, T_enc, n_a): h_enc_i projected to n_a
         self.last = last  # (B,) index of each drawing's last point
         self.positions = torch.arange(values.shape[1], device=values.device)
-
-    def index(self, idx: torch.Tensor) -> "InfluenceContext":
-        return InfluenceContext(self.values[idx], self.last[idx])
+        self.reach = int(last.max()) + 1 if len(last) else 1  # positions any drawing may attend to (one host sync)
 
 
 class InfluenceLayer(nn.Module):
-    def __init__(self, enc_size: int, dec_size: int, n_a: int = 512, causal: bool = True):
-        """``enc_size``: width of the states passed to :meth:`context`; ``causal``: see the module doc."""
+    def __init__(self, enc_size: int, dec_size: int, n_a: int = 512, causal: bool = True, fused: bool = True):
+        """``enc_size``: width of the states passed to :meth:`context`; ``causal``: see the module doc;
+        ``fused``: the fast :meth:`attend` (default) or the readable :meth:`attend_reference`."""
         super().__init__()
         self.n_a = n_a
         self.causal = causal
+        self.fused = fused
         self.project = nn.Linear(enc_size, n_a, bias=False) if enc_size != n_a else nn.Identity()
         self.w = nn.Parameter(torch.empty(n_a, dec_size))  # eq. 9's W (on the projected h_enc)
         nn.init.xavier_uniform_(self.w)
@@ -154,12 +174,22 @@ class InfluenceLayer(nn.Module):
         ``bmm`` per step was five times slower on CPU, forward and backward).
         """
         query = h_prev @ self.w.t()  # (B, n_a)
-        masked = ctx.positions.unsqueeze(0) > ctx.last.clamp(max=j).unsqueeze(1)
+        width = min(j + 1, ctx.reach)  # the positions past it are masked in every drawing: left out
+        masked = ctx.positions[:width].unsqueeze(0) > ctx.last.clamp(max=j).unsqueeze(1)
         return _Attend.apply(query, ctx.values, masked, ctx.record)
 
-    def attention(self, h_prev: torch.Tensor, ctx: InfluenceContext, j: int) -> torch.Tensor:
-        """``alpha_j: (B, T_ctx)``, the weights of eq. 9 at decoding step ``j``."""
-        return self.attend(h_prev, ctx, j)[0]
+    def attend_reference(self, h_prev: torch.Tensor, ctx: InfluenceContext,
+                         j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 9-10 as written, under plain autograd: the reference that :meth:`attend` must agree with."""
+        h_enc = ctx.values  # (B, T_ctx, n_a): h_enc_i, projected to n_a
+        # e_ij = h_dec^T W h_enc_i                                          (eq. 9)
+        scores = torch.einsum("btn,nd,bd->bt", h_enc, self.w, h_prev)
+        # alpha_ij = softmax_i(e_ij) over the points drawn so far, i <= j   (eq. 9)
+        masked = ctx.positions.unsqueeze(0) > ctx.last.clamp(max=j).unsqueeze(1)
+        alpha = torch.softmax(scores.masked_fill(masked, float("-inf")), dim=1)
+        # mu_a = sum_i alpha_ij h_enc_i                                      (eq. 10)
+        mu = torch.einsum("bt,btn->bn", alpha, h_enc)
+        return alpha, mu
 
     def forward(
         self, h_prev: torch.Tensor, ctx: InfluenceContext | None, j: int, noise: torch.Tensor | None
@@ -172,18 +202,10 @@ class InfluenceLayer(nn.Module):
         if ctx is None:
             a = noise if noise is not None else h_prev.new_zeros(h_prev.shape[0], self.n_a)
             return a, None, None
-        alpha, mu = self.attend(h_prev, ctx, j)
+        alpha, mu = self.attend(h_prev, ctx, j) if self.fused else self.attend_reference(h_prev, ctx, j)
         if noise is None:
             return mu, mu, alpha
+        # sigma_a = exp(tanh(mu_a) / 2)                                      (eq. 10)
         sigma = torch.exp(torch.tanh(mu) / 2)
+        # a_d = mu_a + sigma_a * lambda,  lambda ~ N(0, I)                   (eq. 11)
         return mu + sigma * noise, mu, alpha
-
-    @staticmethod
-    def kl(mu: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``l_a``: KL(N(mu_a, sigma_a^2) || N(0, I)) averaged over n_a and the valid steps.
-
-        ``mu: (B, T, n_a)``, ``mask: (B, T)``; ``log sigma_a^2 = tanh(mu_a)`` (eq. 10).
-        """
-        logvar = torch.tanh(mu)
-        per_step = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean(dim=2)
-        return (per_step * mask).sum() / mask.sum().clamp(min=1)

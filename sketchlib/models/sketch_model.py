@@ -23,10 +23,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from sketchlib.losses import kl_gaussian, reconstruction_losses, total_loss
-from sketchlib.models.cells import BiRNN, FusedStep, LSTMCell, run_recurrent
+from sketchlib.losses import all_losses
+from sketchlib.models.cells import BiRNN, LSTMCell, run_recurrent
 from sketchlib.models.config import SketchConfig
 from sketchlib.models.encoders import CNNEncoder, RasterAutoencoder
+from sketchlib.models.fused import FusedStep
 from sketchlib.models.influence import InfluenceContext, InfluenceLayer
 from sketchlib.models.mdn import MixtureHead, MixtureParams
 
@@ -43,13 +44,6 @@ class Latent:
     z_r: torch.Tensor | None = None  # (B, ae_z_size)
     raster_recon: torch.Tensor | None = None  # (B, 1, R, R)
     influence: InfluenceContext | None = None
-
-    def index(self, idx: torch.Tensor) -> "Latent":
-        pick = lambda t: None if t is None else t[idx]  # noqa: E731
-        return Latent(
-            pick(self.z), pick(self.mu), pick(self.logvar), pick(self.z_r), pick(self.raster_recon),
-            None if self.influence is None else self.influence.index(idx),
-        )
 
 
 class SketchModel(nn.Module):
@@ -108,6 +102,7 @@ class SketchModel(nn.Module):
             if cfg.encoder == "rnn":
                 lengths = batch["lengths"]
                 t_max = max(int(lengths.max()), 1)  # one host sync per batch, outside the step loop
+                # h_enc = [h_fw; h_bw], the bidirectional LSTM over the drawing  (AI-Sketcher eq. 2, Sketch-RNN eq. 1)
                 h, states = self.rnn_encoder(batch["strokes5"][:, 1 : t_max + 1], lengths)
                 if self.influence is not None:
                     if self.influence.causal:  # the forward half: what the encoder had read up to point i
@@ -117,9 +112,11 @@ class SketchModel(nn.Module):
                 h = self.cnn_encoder(batch["rasters"])
             if cfg.conditional:
                 h = torch.cat([h, batch["onehot"]], dim=1)
+            # [mu; sigma_hat] = W [h_enc; c] + b  (AI-Sketcher eq. 3, Sketch-RNN eq. 2)
             out = self.to_latent(h)
             if cfg.variational:
                 lat.mu, lat.logvar = out.chunk(2, dim=1)
+                # z_s = mu + exp(sigma_hat / 2) * N(0, I)  (AI-Sketcher eq. 4, Sketch-RNN eq. 2)
                 z_s = lat.mu + torch.exp(lat.logvar / 2) * torch.randn_like(lat.mu) if sample else lat.mu
             else:
                 lat.mu = z_s = out
@@ -135,6 +132,7 @@ class SketchModel(nn.Module):
     # ------------------------------------------------------------------ decoding
     def static_input(self, z: torch.Tensor | None, onehot: torch.Tensor | None) -> torch.Tensor | None:
         """The per-drawing part of every decoder input, ``[z; c]`` (or None)."""
+        # x_j = [s_{j-1}; z_s; z_r; a_d; c]: [z; c] is the part that never changes      (AI-Sketcher eq. 5)
         parts = [t for t in (z, onehot if self.cfg.conditional else None) if t is not None]
         return torch.cat(parts, dim=1) if parts else None
 
@@ -143,6 +141,7 @@ class SketchModel(nn.Module):
         if self.init_state is None or z is None:
             zeros = self.mixture.linear.weight.new_zeros(batch_size, self.cfg.dec_rnn_size)
             return zeros, zeros
+        # [h_0; c_0] = tanh(W z + b)                                               (AI-Sketcher eq. 5, Sketch-RNN eq. 4)
         h, c = torch.tanh(self.init_state(z)).chunk(2, dim=1)
         return h, c
 
@@ -166,7 +165,7 @@ class SketchModel(nn.Module):
             state = self.initial_state(lat.z, B)
         static = self.static_input(lat.z, onehot)  # [z; c], the same at every step
         if self.influence is None:
-            outputs, state = run_recurrent(self.decoder, inputs5, state, static)  # the fused loop (cells.FusedLSTM)
+            outputs, state = run_recurrent(self.decoder, inputs5, state, static)  # the fused loop (fused.FusedLSTM)
             return self.mixture(outputs), state, None, None
         xw = self.decoder.split_projection(inputs5, static)  # (T, B, 4H)
         return self._decode_with_influence(xw, lat, state, start_step, sample_influence)
@@ -209,33 +208,13 @@ class SketchModel(nn.Module):
         return {"params": params, "latent": lat, "mu_a": mu_a, "alpha": alpha}
 
     def compute_losses(self, batch: dict, kl_weight: float) -> dict[str, torch.Tensor]:
-        """All loss terms of eq. 12-14 for one batch; ``'total'`` is what to minimise.
+        """All loss terms of eq. 12-14 for one batch (:func:`sketchlib.losses.all_losses`); ``'total'`` is what
+        to minimise.
 
         Keys: total, l_r, l_s, l_p, l_kl, l_z, l_a, l_ae (zeros for parts that are off).
         ``kl_weight`` is alpha of eq. 12 at this step (annealed by the trainer).
         """
-        cfg = self.cfg
-        out = self(batch)
-        strokes5, lengths = batch["strokes5"], batch["lengths"]
-        target = strokes5[:, 1:]
-        l_s, l_p = reconstruction_losses(out["params"], target, lengths, cfg.max_seq_len)
-        l_r = l_s + l_p
-        zero = l_r.new_zeros(())
-        lat: Latent = out["latent"]
-        l_z = kl_gaussian(lat.mu, lat.logvar) if lat.logvar is not None else zero
-        l_a = zero
-        if out["mu_a"] is not None:
-            T = out["mu_a"].shape[1]
-            mask = (torch.arange(T, device=l_r.device).unsqueeze(0) < lengths.to(l_r.device).unsqueeze(1)).float()
-            l_a = InfluenceLayer.kl(out["mu_a"], mask)
-        l_kl = l_z + cfg.influence_beta * l_a
-        has_kl = lat.logvar is not None or out["mu_a"] is not None
-        total = total_loss(l_r, l_kl, kl_weight, cfg.kl_tolerance) if has_kl else l_r
-        l_ae = zero
-        if lat.raster_recon is not None:
-            l_ae = RasterAutoencoder.reconstruction_loss(lat.raster_recon, batch["rasters"])
-            total = total + cfg.ae_loss_weight * l_ae
-        return {"total": total, "l_r": l_r, "l_s": l_s, "l_p": l_p, "l_kl": l_kl, "l_z": l_z, "l_a": l_a, "l_ae": l_ae}
+        return all_losses(self(batch), batch, self.cfg, kl_weight)
 
     # ------------------------------------------------------------------ helpers
     @property

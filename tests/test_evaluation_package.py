@@ -1,0 +1,33 @@
+"""``sketchlib.evaluation`` is a package by concern; every name it had as one module still imports from it."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import sketchlib.evaluation as ev
+
+#: The public names of sketchlib/evaluation.py before it became a package (the notebooks import them).
+NAMES_BEFORE_THE_SPLIT = [
+    "LIKERT_EDGES", "LatentCoherence", "RasterClassifier", "RatingAnalysis", "Recognisability", "StrokeClassifier",
+    "StrokeNet", "analyse_ratings", "apa_p", "confusion_matrix", "diversity_table", "latent_coherence",
+    "latent_vectors", "likert_from_confidence", "machine_ratings", "mean_ci", "mean_distance_per_drawing",
+    "pairwise_distances", "phash_distance_matrix", "recognisability_over_seeds", "silhouette",
+    "train_machine_raters", "tsne_embedding", "wilson_interval",
+]
+
+
+@pytest.mark.parametrize("name", NAMES_BEFORE_THE_SPLIT)
+def test_every_name_of_the_old_module_imports_from_the_package(name):
+    assert name in ev.__all__
+    assert getattr(ev, name) is not None
+
+
+@pytest.mark.parametrize("module", ["classifiers", "latent", "study", "diversity", "intervals"])
+def test_each_concern_lists_only_names_it_defines(module):
+    mod = importlib.import_module(f"sketchlib.evaluation.{module}")
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        assert getattr(obj, "__module__", mod.__name__) == mod.__name__, name
+        assert getattr(ev, name) is obj
