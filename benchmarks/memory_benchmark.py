@@ -25,7 +25,13 @@ from pathlib import Path
 import torch
 
 from benchmarks.train_benchmark import (
-    DEFAULT_DATA, StraightforwardModel, load_sketches, machine, make_config_and_batch, to_device, train_step,
+    DEFAULT_DATA,
+    StraightforwardModel,
+    load_sketches,
+    machine,
+    make_config_and_batch,
+    to_device,
+    train_step,
 )
 from sketchlib.models import SketchModel
 

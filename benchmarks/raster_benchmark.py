@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         theirs = pil_render(drawings, size, line_width, padding)
         t_ours, t_theirs = [], []
         for _ in range(args.repeats):
-            t_ours.append(seconds(lambda: render(drawings, size)))
-            t_theirs.append(seconds(lambda: pil_render(drawings, size, line_width, padding)))
+            t_ours.append(seconds(lambda size=size: render(drawings, size)))
+            t_theirs.append(seconds(lambda size=size, lw=line_width, pad=padding: pil_render(drawings, size, lw, pad)))
         rate_ours, rate_theirs = len(drawings) / min(t_ours), len(drawings) / min(t_theirs)
         iou, near = agreement(ours, theirs)
         print(

@@ -58,7 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from sketchlib.datasets import Sketches, SketchDataset
+from sketchlib.datasets import SketchDataset, Sketches
 from sketchlib.models import SketchModel, preset
 from sketchlib.models.cells import BiRNN, LSTMCell, _reverse_within_length
 
@@ -196,7 +196,7 @@ def machine() -> str:
     if torch.cuda.is_available():
         parts.insert(1, torch.cuda.get_device_name())
     if hasattr(os, "getloadavg"):
-        parts.append("1-min load average %.1f at the start" % os.getloadavg()[0])
+        parts.append(f"1-min load average {os.getloadavg()[0]:.1f} at the start")
     return "; ".join(parts)
 
 

@@ -214,11 +214,7 @@ def main(argv=None):
                 finally:
                     browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            bw.stop(proc)
     print(f"pad model: {model}")
 
 

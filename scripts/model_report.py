@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     report = read_report()
     for name in names:
         info = pretrained.info(name)
-        if not args.force and report.get(name, {}).get("steps") == info.steps and report[name].get("commit") == info.commit:
+        measured = report.get(name, {})
+        if not args.force and measured.get("steps") == info.steps and measured.get("commit") == info.commit:
             continue
         entry = measure_one(name, args.n)
         entry["commit"] = info.commit

@@ -129,9 +129,10 @@ read so at p >= 0.8, and the share that ended before N_max, at temperature 0.25 
 "real" is the same classifier on real test drawings. Retrieval: top-1 among 50 test drawings
 after encoding and decoding at temperature 0.25 (chance 2%).
 
-| name | steps | hours | schedule | KL weight | test l_r | test l_kl | l_r + l_kl | prior T 0.25: read / p>=0.8 / ended | prior T 0.5 | real: read / p>=0.8 | retrieval | 3x3 samples (T 0.25) |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|
-"""
+""" + "| " + " | ".join([
+    "name", "steps", "hours", "schedule", "KL weight", "test l_r", "test l_kl", "l_r + l_kl",
+    "prior T 0.25: read / p>=0.8 / ended", "prior T 0.5", "real: read / p>=0.8", "retrieval", "3x3 samples (T 0.25)",
+]) + " |\n" + "|---" * 13 + "|\n"
 
 
 def model_table() -> str:
@@ -184,7 +185,8 @@ def main() -> None:
     if args.print_command:
         if args.print_command not in RUNS:
             ap.error(f"{args.print_command!r} is not in RUNS; known: {', '.join(sorted(RUNS))}")
-        print(train_command(args.print_command, args.steps, shlex.quote(str(Path(args.runs) / RUNS[args.print_command][0]))))
+        out = shlex.quote(str(Path(args.runs) / RUNS[args.print_command][0]))
+        print(train_command(args.print_command, args.steps, out))
         return
     for name, (folder, _, data, description, *_) in RUNS.items():
         if args.only and name not in args.only:

@@ -94,8 +94,9 @@ def read_queue(path: str | os.PathLike = QUEUE_FILE) -> list[Run]:
         missing = [k for k in ("name", "preset", "data", "steps") if k not in e]
         unknown = sorted(set(e) - known)
         if missing or unknown:
-            raise SystemExit(f"{where}: " + "; ".join(
-                ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown keys {unknown}"] if unknown else [])))
+            problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unknown keys {unknown}"] if unknown else [])
+            raise SystemExit(f"{where}: " + "; ".join(problems))
         if e["preset"] not in PRESETS:
             raise SystemExit(f"{where}: unknown preset {e['preset']!r} (python -m sketchlib presets lists them)")
         if not isinstance(e["steps"], int) or e["steps"] < 1:

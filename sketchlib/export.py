@@ -285,16 +285,8 @@ def _check(module: nn.Module, path: Path, names: list[str], generator: torch.Gen
     return max(float(np.abs(g - e.numpy()).max()) for g, e in zip(got, expected))
 
 
-def export_model(model, stats: dict, out: str | os.PathLike, *, name: str | None = None,
-                 description: str = "", checkpoint_sha256: str | None = None,
-                 temperature: float = DEFAULT_TEMPERATURE) -> dict:
-    """Export ``model`` (with its checkpoint ``stats``) into folder ``out``; returns the manifest it wrote."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model = model.cpu().eval()
-    cfg = model.cfg
-    if "scale" not in stats:
-        raise ValueError(f"{name or cfg.name}: the checkpoint's stats have no 'scale'; it cannot be exported")
+def _export_graphs(model, out: Path) -> dict:
+    """Export and check every graph the page needs; returns the manifest's ``files`` entries."""
     g = torch.Generator().manual_seed(0)
     files = {}
     graphs = [("step", DecoderStep(model))]
@@ -315,6 +307,20 @@ def export_model(model, stats: dict, out: str | os.PathLike, *, name: str | None
                                    f"(more than {CHECK_TOLERANCE}); the exporter mistranslated it")
             files[key] = {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
                           "inputs": names, "outputs": list(module.output_names), "check_max_abs_diff": diff}
+    return files
+
+
+def export_model(model, stats: dict, out: str | os.PathLike, *, name: str | None = None,
+                 description: str = "", checkpoint_sha256: str | None = None,
+                 temperature: float = DEFAULT_TEMPERATURE) -> dict:
+    """Export ``model`` (with its checkpoint ``stats``) into folder ``out``; returns the manifest it wrote."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.cpu().eval()
+    cfg = model.cfg
+    if "scale" not in stats:
+        raise ValueError(f"{name or cfg.name}: the checkpoint's stats have no 'scale'; it cannot be exported")
+    files = _export_graphs(model, out)
     class_names = [str(c) for c in stats.get("class_names", [])]
     manifest = {
         "format": FORMAT,

@@ -55,17 +55,8 @@ from sketchlib.errors import SketchDataError
 from sketchlib.losses import kl_weight_at, learning_rate_at
 from sketchlib.models import SketchConfig, SketchModel
 
-__all__ = [
-    "Trainer",
-    "IndexStream",
-    "BucketStream",
-    "NonFiniteLossError",
-    "evaluate",
-    "dataset_for_model",
-    "read_log",
-    "default_device",
-    "LOSS_KEYS",
-]
+__all__ = ["Trainer", "IndexStream", "BucketStream", "NonFiniteLossError", "evaluate", "dataset_for_model",
+           "read_log", "default_device", "fit_config", "LOSS_KEYS"]
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +185,16 @@ def _truncate_log(path: Path, step: int) -> None:
 # --------------------------------------------------------------------------- the trainer
 
 
+def fit_config(cfg: SketchConfig, data: SketchSplits) -> SketchConfig:
+    """``cfg`` fitted to the data: its number of classes, and ``max_seq_len`` lowered to the longest drawing."""
+    longest = max((len(d) for split in (data.train, data.valid, data.test) for d in split.drawings), default=0)
+    cfg = cfg.replace(num_classes=len(data.class_names))
+    if 0 < longest < cfg.max_seq_len:
+        log.info("max_seq_len lowered from %d to %d, the longest drawing in the data", cfg.max_seq_len, longest)
+        cfg = cfg.replace(max_seq_len=longest)
+    return cfg
+
+
 class Trainer:
     """Trains a :class:`SketchModel` configured by ``cfg`` on ``data``, writing to ``out_dir``.
 
@@ -241,39 +242,8 @@ class Trainer:
         self.log_path = self.out_dir / "log.jsonl"
         self.last_path, self.best_path = self.out_dir / "last.pt", self.out_dir / "best.pt"
 
-        # ---- the config, fitted to the data
-        longest = max((len(d) for split in (data.train, data.valid, data.test) for d in split.drawings), default=0)
-        cfg = cfg.replace(num_classes=len(data.class_names))
-        if 0 < longest < cfg.max_seq_len:
-            log.info("max_seq_len lowered from %d to %d, the longest drawing in the data", cfg.max_seq_len, longest)
-            cfg = cfg.replace(max_seq_len=longest)
-        self.cfg = cfg
-
-        # ---- data
-        augment = cfg.random_scale_factor > 0 or cfg.augment_stroke_prob > 0
-        self.train_set = SketchDataset(
-            data.train, cfg.max_seq_len, augment=augment, raster_size=cfg.needs_raster,
-            pad_to="batch" if cfg.bucket else cfg.pad_to,
-            scale_factor=cfg.random_scale_factor, drop_prob=cfg.augment_stroke_prob, seed=cfg.seed,
-        )
-        if len(data.valid) == 0:
-            raise SketchDataError("the valid split is empty; the trainer needs it to pick the best checkpoint "
-                                  "(SketchSplits.from_single makes one)", source=data.train.source or None)
-        self.valid_set = SketchDataset(
-            data.valid, cfg.max_seq_len, scale=self.train_set.scale, raster_size=cfg.needs_raster, pad_to=cfg.pad_to,
-        )
-        for name, ds in (("train", self.train_set), ("valid", self.valid_set)):
-            if ds.n_dropped:
-                log.warning("%s: dropped %d drawings longer than max_seq_len=%d", name, ds.n_dropped, cfg.max_seq_len)
-        self.stats = self.train_set.stats()
-        if cfg.bucket:
-            self.stream: IndexStream | BucketStream = BucketStream(self.train_set.lengths(), cfg.batch_size,
-                                                                  seed=cfg.seed + 1)
-        else:
-            self.stream = IndexStream(len(self.train_set), cfg.batch_size, seed=cfg.seed + 1)
-        # a fixed random subset of valid: the valid split may be ordered by class
-        n_eval = min(len(self.valid_set), cfg.eval_batches * cfg.batch_size)
-        self.eval_indices = np.sort(np.random.default_rng(cfg.seed + 2).permutation(len(self.valid_set))[:n_eval])
+        self.cfg = cfg = fit_config(cfg, data)
+        self._make_data(data)
 
         # ---- model and optimiser
         torch.manual_seed(cfg.seed)
@@ -304,6 +274,34 @@ class Trainer:
         self.dp = DataParallel(self.model, self.device, cfg.seed, self.step, self._rank_rng) if self.world_size > 1 else None  # noqa: E501
         if compile:
             self.model.compile()
+
+    def _make_data(self, data: SketchSplits) -> None:
+        """The training and validation sets, the batch stream and the fixed validation subset."""
+        cfg = self.cfg
+        augment = cfg.random_scale_factor > 0 or cfg.augment_stroke_prob > 0
+        self.train_set = SketchDataset(
+            data.train, cfg.max_seq_len, augment=augment, raster_size=cfg.needs_raster,
+            pad_to="batch" if cfg.bucket else cfg.pad_to,
+            scale_factor=cfg.random_scale_factor, drop_prob=cfg.augment_stroke_prob, seed=cfg.seed,
+        )
+        if len(data.valid) == 0:
+            raise SketchDataError("the valid split is empty; the trainer needs it to pick the best checkpoint "
+                                  "(SketchSplits.from_single makes one)", source=data.train.source or None)
+        self.valid_set = SketchDataset(
+            data.valid, cfg.max_seq_len, scale=self.train_set.scale, raster_size=cfg.needs_raster, pad_to=cfg.pad_to,
+        )
+        for name, ds in (("train", self.train_set), ("valid", self.valid_set)):
+            if ds.n_dropped:
+                log.warning("%s: dropped %d drawings longer than max_seq_len=%d", name, ds.n_dropped, cfg.max_seq_len)
+        self.stats = self.train_set.stats()
+        if cfg.bucket:
+            self.stream: IndexStream | BucketStream = BucketStream(self.train_set.lengths(), cfg.batch_size,
+                                                                  seed=cfg.seed + 1)
+        else:
+            self.stream = IndexStream(len(self.train_set), cfg.batch_size, seed=cfg.seed + 1)
+        # a fixed random subset of valid: the valid split may be ordered by class
+        n_eval = min(len(self.valid_set), cfg.eval_batches * cfg.batch_size)
+        self.eval_indices = np.sort(np.random.default_rng(cfg.seed + 2).permutation(len(self.valid_set))[:n_eval])
 
     # -- checkpoints
     def _numpy_generators(self) -> dict[str, np.random.Generator]:

@@ -15,31 +15,20 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from walks import random_walks
 
 from sketchlib.batches import shard
 from sketchlib.checkpoint import load_checkpoint
-from sketchlib.datasets import Sketches, SketchSplits
+from sketchlib.datasets import SketchSplits
 from sketchlib.models import preset
 from sketchlib.training import Trainer, read_log
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="this PyTorch build has no torch.distributed")
 
 
-def random_walks(n: int, rng: np.random.Generator, max_len: int = 16) -> Sketches:
-    drawings = []
-    for _ in range(n):
-        length = int(rng.integers(6, max_len + 1))
-        d = np.zeros((length, 3), np.float32)
-        d[:, :2] = rng.normal(0.0, 10.0, (length, 2))
-        d[rng.random(length) < 0.2, 2] = 1.0
-        d[-1, 2] = 1.0
-        drawings.append(d)
-    return Sketches(drawings, np.zeros(n, dtype=np.int64), ["walk"], "walks")
-
-
 def data() -> SketchSplits:
     rng = np.random.default_rng(0)
-    return SketchSplits(random_walks(40, rng), random_walks(14, rng), random_walks(14, rng))
+    return SketchSplits(random_walks(40, rng, 1), random_walks(14, rng, 1), random_walks(14, rng, 1))
 
 
 def tiny(**overrides):

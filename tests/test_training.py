@@ -8,23 +8,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from walks import random_walks
 
 from sketchlib.checkpoint import load_checkpoint
-from sketchlib.datasets import Sketches, SketchSplits
+from sketchlib.datasets import SketchSplits
 from sketchlib.models import preset
 from sketchlib.training import IndexStream, NonFiniteLossError, Trainer, read_log
-
-
-def random_walks(n: int, rng: np.random.Generator, n_classes: int = 2, max_len: int = 16) -> Sketches:
-    drawings = []
-    for _ in range(n):
-        length = int(rng.integers(6, max_len + 1))
-        d = np.zeros((length, 3), np.float32)
-        d[:, :2] = rng.normal(0.0, 10.0, (length, 2))
-        d[rng.random(length) < 0.2, 2] = 1.0
-        d[-1, 2] = 1.0
-        drawings.append(d)
-    return Sketches(drawings, rng.integers(0, n_classes, n), [f"class{k}" for k in range(n_classes)], "walks")
 
 
 @pytest.fixture
