@@ -48,19 +48,6 @@ def read_report() -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def wall_clock_hours(records: list[dict]) -> float:
-    """Training time from a log whose ``time`` restarts at 0 on every resume."""
-    total, last = 0.0, 0.0
-    for r in records:
-        t = r.get("time")
-        if t is None:
-            continue
-        if t < last:  # a resumed segment
-            total += last
-        last = t
-    return (total + last) / 3600
-
-
 _CLASSIFIER = {}
 
 
@@ -144,7 +131,7 @@ def measure_one(name: str, n: int) -> dict:
     test = pretrained.measure(model, stats, info.data, "test")
     entry = {
         "steps": info.steps, "preset": info.preset, "data": info.data,
-        "hours": round(wall_clock_hours(records), 3) if records else None,
+        "hours": round(pretrained.training_minutes(records) / 60, 3) if records else None,
         "schedule": cfg.schedule, "kl_weight_reached": kl_weight_at(cfg, info.steps), "kl_weight": cfg.kl_weight,
         "test": {k: test[k] for k in ("l_r", "l_kl", "total", "n")},
     }

@@ -31,7 +31,7 @@ import numpy as np
 from sketchlib.checkpoint import CheckpointError, load_checkpoint, load_model, model_from_checkpoint, save_checkpoint
 
 __all__ = ["PretrainedInfo", "checkpoint_dir", "available", "info", "path", "load", "measure", "log_path",
-           "read_training_log", "register"]
+           "read_training_log", "training_minutes", "register"]
 
 CHECKPOINT_DIR_ENV = "SKETCHLIB_CHECKPOINT_DIR"
 REGISTRY_FILE = "registry.json"
@@ -139,6 +139,20 @@ def read_training_log(name: str) -> list[dict]:
     if p is None:
         raise FileNotFoundError(f"no training log was shipped with {name!r}")
     return read_log(p)
+
+
+def training_minutes(records: list[dict]) -> float:
+    """Wall-clock minutes of a training from its log records (:func:`read_training_log`): the
+    ``time`` of a log restarts at 0 on every resume, so the segments are added up."""
+    total, last = 0.0, 0.0
+    for r in records:
+        t = r.get("time")
+        if t is None:
+            continue
+        if t < last:  # a resumed segment starts
+            total += last
+        last = t
+    return (total + last) / 60
 
 
 def _git_commit() -> str:

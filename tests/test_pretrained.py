@@ -110,3 +110,14 @@ def test_a_corrupt_registry_is_named_and_left_alone(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="registry.json"):
         pretrained.available()
     assert (tmp_path / "registry.json").read_text() == "{not json"
+
+
+
+def test_training_minutes_adds_up_the_segments_of_a_resumed_log():
+    from sketchlib.pretrained import training_minutes
+
+    # 0-600 s, then a resume whose clock restarts: 0-300 s; a record without a time is skipped
+    records = [{"step": 1, "time": 60.0}, {"step": 2, "time": 600.0}, {"step": 3}, {"step": 4, "time": 30.0},
+               {"step": 5, "time": 300.0}]
+    assert training_minutes(records) == (600.0 + 300.0) / 60
+    assert training_minutes([]) == 0.0
