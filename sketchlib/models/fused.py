@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
+from sketchlib.models import native
+
 if TYPE_CHECKING:  # annotations only: cells imports this module
     from sketchlib.models.cells import LSTMCell
 
@@ -212,6 +214,15 @@ class _PointwiseStep:
         h = torch.mul(o, tanh_cn, out=h_out) if h_out is not None else o * tanh_cn
         return _StepValues(h, c, s, g, s_c, tanh_cn, gates_hat, gate_rstd, c_hat, cell_rstd)
 
+    def step(self, gates: torch.Tensor, c: torch.Tensor, mask: torch.Tensor | None, h_out: torch.Tensor,
+             keep: bool) -> tuple[torch.Tensor, _Kept | None]:
+        """:meth:`__call__` then :meth:`keep` (if ``keep``): ``(c', kept)``, ``h`` into ``h_out``.
+
+        The interface of :class:`sketchlib.models.native.NativePointwise`, which the loops use where it is built.
+        """
+        v = self(gates, c, mask, h_out=h_out)
+        return v.c, (self.keep(v, c, mask) if keep else None)
+
     def keep(self, v: _StepValues, c_prev: torch.Tensor, mask: torch.Tensor | None) -> _Kept:
         """The local derivatives of step ``v`` (whose cell input was ``c_prev``), for :meth:`backward`."""
         i, _, f, o = v.s.unbind(1)
@@ -282,6 +293,8 @@ class FusedLSTM(torch.autograd.Function):
         keep = any(ctx.needs_input_grad)  # False under no_grad: nothing to keep for a backward pass
         ln = (gate_gamma, gate_beta, cell_gamma, cell_beta) if gate_gamma is not None else ()
         pointwise = _PointwiseStep(H, forget_bias, h0, *ln)
+        if native.usable(h0):  # the same point-wise mathematics in one C++ pass (sketchlib.models.native)
+            pointwise = native.NativePointwise(pointwise)
         per_drawing = static_gates is not None and static_gates.dim() == 2  # else the gates' bias, or nothing
         gates_of = _MatmulByFixedWeight(torch.cat([w_h, w_x]), B, None if per_drawing else static_gates)
 
@@ -297,10 +310,9 @@ class FusedLSTM(torch.autograd.Function):
             if per_drawing:
                 gates += static_gates
             mask = None if masks is None else masks[t]
-            v = pointwise(gates, c, mask, h_out=hx[t + 1, :, :H])
+            c, kept = pointwise.step(gates, c, mask, hx[t + 1, :, :H], keep)
             if keep:
-                saved.append(pointwise.keep(v, c, mask))
-            c = v.c
+                saved.append(kept)
         if keep:
             ctx.saved, ctx.hx, ctx.pointwise = saved, hx, pointwise
             ctx.save_for_backward(w_x, w_h)
@@ -346,10 +358,12 @@ class _PointwiseFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gates, c, mask, gate_gamma, gate_beta, cell_gamma, cell_beta, pointwise):
-        v = pointwise(gates, c, mask)
-        if any(ctx.needs_input_grad):
-            ctx.pointwise, ctx.kept = pointwise, pointwise.keep(v, c, mask)
-        return v.h, v.c
+        keep = any(ctx.needs_input_grad)
+        h = c.new_empty(c.shape)
+        c, kept = pointwise.step(gates.clone(), c, mask, h, keep)  # the native kernel normalises gates in place
+        if keep:
+            ctx.pointwise, ctx.kept = pointwise, kept
+        return h, c
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -372,6 +386,8 @@ class FusedStep:
 
     def __init__(self, cell: LSTMCell):
         self.cell, self.pointwise = cell, _PointwiseStep.of(cell)
+        if native.usable(cell.w_h):
+            self.pointwise = native.NativePointwise(self.pointwise)
         self.norm = (None,) * 4
         if cell.layer_norm:
             self.norm = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta)
@@ -395,6 +411,8 @@ class InferenceStep:
     @torch.no_grad()
     def __init__(self, cell: LSTMCell, batch_size: int):
         self.cell, self.pointwise = cell, _PointwiseStep.of(cell)
+        if native.usable(cell.w_h):
+            self.pointwise = native.NativePointwise(self.pointwise)
         self.recurrent = _MatmulByFixedWeight(cell.w_h, batch_size)
 
     @torch.no_grad()
@@ -404,5 +422,6 @@ class InferenceStep:
         gates = self.recurrent.add_to(xw, h)
         if extra is not None:
             gates.addmm_(extra, self.cell.w_extra)
-        step = self.pointwise(gates, c)
-        return step.h, step.c
+        h = c.new_empty(c.shape)
+        c, _ = self.pointwise.step(gates, c, None, h, False)
+        return h, c
