@@ -328,12 +328,12 @@ class _Worker:
     """One training run in its own process(es), stepped on demand (see ``throughput_worker.py``)."""
 
     def __init__(self, label: str, tree: Path, preset_name: str, data: str, threads: int = 1, processes: int = 1,
-                 impl: str = "sketchlib", sets: tuple[str, ...] = (), warmup: int = 2):
+                 impl: str = "sketchlib", sets: tuple[str, ...] = (), warmup: int = 2, env_extra: dict | None = None):
         self.label, self.preset, self.threads, self.processes, self.impl = label, preset_name, threads, processes, impl
         cmd = [sys.executable, str(WORKER), "--impl", impl, "--preset", preset_name, "--data", data,
                "--threads", str(threads), "--warmup", str(warmup)] + [f"--set={x}" for x in sets]
         env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads),
-               "MKL_NUM_THREADS": str(threads)}
+               "MKL_NUM_THREADS": str(threads), **(env_extra or {})}
         port = free_port()
         self.procs = []
         for rank in range(processes):
@@ -378,6 +378,9 @@ def throughput_workers(preset_name: str, args) -> tuple[list[_Worker], list[tupl
     Worker = functools.partial(_Worker, warmup=args.warmup)  # noqa: N806
     workers = [Worker(f"{base.name} {t}t", base, preset_name, data, t), Worker(f"now {t}t", now, preset_name, data, t)]
     ratios = [(f"now {t}t", f"{base.name} {t}t")]
+    # the same code with the native LSTM kernels switched off (sketchlib.models.native): what they add
+    workers.append(Worker(f"now {t}t python kernels", now, preset_name, data, t, env_extra={"SKETCHLIB_NATIVE": "0"}))
+    ratios += [(f"now {t}t", f"now {t}t python kernels"), (f"now {t}t python kernels", f"{base.name} {t}t")]
     cfg = preset(preset_name)
     if not cfg.bucket:  # the full presets keep Sketch-RNN's N_max batches by default; buckets are one --set away
         workers.append(Worker(f"now {t}t buckets", now, preset_name, data, t, sets=("bucket=true",)))

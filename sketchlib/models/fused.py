@@ -14,8 +14,10 @@ only makes them fast. What each piece speeds up:
 
 All three share :class:`_PointwiseStep`, the point-wise part of a step (forward
 and backward) written with few and cheap ops (``tanh`` through ``sigmoid``, one
-sigmoid for all four gates). On x86 CPUs :class:`_MatmulByFixedWeight` packs the
-recurrent weight once into oneDNN's blocked layout.
+sigmoid for all four gates). On CPUs (float32) its native twin
+:class:`sketchlib.models.native.NativePointwise` runs instead where it could be
+built: the same mathematics in one C++ pass per drawing. On x86 CPUs
+:class:`_MatmulByFixedWeight` packs the recurrent weight once into oneDNN's blocked layout.
 
 Private PyTorch ops used (each has a plain fallback or is a documented ATen op):
 ``torch.ops.mkldnn._reorder_linear_weight`` / ``torch.ops.mkldnn._linear_pointwise``
