@@ -304,9 +304,15 @@ def _running_elsewhere(run: Run, runs_dir: Path) -> int | None:
     try:
         pid = int(pid_file.read_text())
         os.kill(pid, 0)
-        return pid
     except (ValueError, ProcessLookupError, PermissionError):
         return None
+    # a killed training whose parent died too stays a zombie until init reaps it, and some containers'
+    # init never does: a zombie answers signal 0 but trains nothing
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return pid  # no /proc (macOS): trust the signal
+    return None if state in ("Z", "X") else pid
 
 
 def ship(run: Run, folder: Path, checkpoints: Path, log: QueueLog) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "make_batch",
     "encode",
     "IncrementalSampler",
+    "prior_z",
     "sample",
     "complete",
     "reconstruct",
@@ -43,6 +44,24 @@ __all__ = [
     "slerp",
     "interpolate",
 ]
+
+
+def prior_z(model: SketchModel, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` latents ``[z_s; z_r]`` for sampling without an input drawing: ``z_s ~ N(0, I)`` and ``z_r = 0``.
+
+    ``z_s`` has the VAE's prior. ``z_r`` (AI-Sketcher's CNN autoencoder code) has none: the
+    autoencoder is deterministic, and its codes are ``tanh`` outputs that lie in (-1, 1), spread
+    around 0. Drawn from ``N(0, I)`` like ``z_s``, about a third of its dimensions fall outside
+    anything the decoder saw in training, and the decoder draws scribbles (chapter 8 shows
+    both). ``z_r = 0``, the centre of the codes, keeps prior samples on the training distribution;
+    to draw in the style of a real drawing, pass its ``z_r`` (from :func:`encode`) inside ``z``.
+    The ``N(0, I)`` draw covers all of ``z``, so ``z_s`` is the same as for a model without an
+    autoencoder under the same generator.
+    """
+    z = torch.randn(n, model.latent_size, generator=generator, device=model.device)
+    if model.cfg.autoencoder:
+        z[:, model.latent_size - model.cfg.ae_z_size:] = 0.0  # z = [z_s; z_r] (SketchModel.encode)
+    return z
 
 
 def _labels_tensor(model: SketchModel, labels, n: int) -> torch.Tensor | None:
@@ -128,7 +147,7 @@ class IncrementalSampler:
             latent = Latent(z=None)
             if model.latent_size:
                 if z is None:
-                    z = torch.randn(n, model.latent_size, generator=self.generator, device=dev)
+                    z = prior_z(model, n, self.generator)
                 z = np.asarray(z) if not torch.is_tensor(z) else z
                 latent.z = torch.as_tensor(z, dtype=torch.float32, device=dev).reshape(n, -1)
         elif z is not None:

@@ -57,3 +57,27 @@ def test_z_switch_rejects_a_wrong_number_of_targets(model):
     partial, *targets = walks(3, 3)
     with pytest.raises(ValueError, match="2 target drawings for n=3"):
         z_switch(model, partial, scale=8.0, target=targets, n=3)
+
+
+# --------------------------------------------------------------------------- the prior of z = [z_s; z_r]
+
+
+def test_prior_z_draws_z_s_from_the_normal_and_sets_z_r_to_the_centre_of_the_codes():
+    from sketchlib.sampling import prior_z
+
+    torch.manual_seed(0)
+    model = SketchModel(preset("aisketcher", **TINY, influence_size=4, ae_z_size=5, ae_raster_size=32))
+    z = prior_z(model, 4, torch.Generator().manual_seed(3))
+    expected = torch.randn(4, model.latent_size, generator=torch.Generator().manual_seed(3))
+    assert z.shape == (4, 6 + 5)
+    assert torch.equal(z[:, :6], expected[:, :6])  # z_s: the same draw as a model without autoencoder
+    assert torch.equal(z[:, 6:], torch.zeros(4, 5))  # z_r: tanh codes in (-1, 1) have no N(0, I) prior
+    sampler = IncrementalSampler(model, 4, scale=8.0, labels=[0, 1, 2, 0], seed=3)
+    assert torch.equal(sampler.latent.z, z)
+
+
+def test_prior_z_of_a_model_without_autoencoder_is_the_standard_normal_draw(model):
+    from sketchlib.sampling import prior_z
+
+    z = prior_z(model, 3, torch.Generator().manual_seed(1))
+    assert torch.equal(z, torch.randn(3, model.latent_size, generator=torch.Generator().manual_seed(1)))

@@ -5,6 +5,9 @@ mixture sampler moved into ``sketchlib.models.mdn`` and ``IncrementalSampler.res
 static gates from the cell, from seeded tiny models (not the shipped checkpoints, which get
 retrained). A change to the sampler's random stream or arithmetic shows up here as different
 drawings. The file was written by the script in ``make_pinned_samples`` below, run on that code.
+One entry was written again on purpose: ``aisketcher_tau07`` (prior samples of AI-Sketcher), when
+the prior of ``z_r`` changed from ``N(0, I)`` to ``0`` (``sampling.prior_z``; 2026-12-07,
+``python tests/test_sampling_pinned.py tests/data/pinned_samples.npz --only aisketcher_tau07``).
 """
 
 from __future__ import annotations
@@ -42,14 +45,20 @@ def completions(model: SketchModel) -> list[np.ndarray]:
     return sampling.complete(model, PARTIAL, 2, scale=10.0, label=1, temperature=0.3, seed=2, max_len=30)
 
 
-def make_pinned_samples(path: Path) -> None:
-    """Write the pinned drawings (run once, on the sampler to pin)."""
+def make_pinned_samples(path: Path, only: str | None = None) -> None:
+    """Write the pinned drawings (run once, on the sampler to pin); ``only`` rewrites one key of the file."""
     out = {}
+    if only is not None:
+        with np.load(path) as f:
+            out = {k: v for k, v in f.items() if not k.startswith(only + "/")}
     for key, (name, kwargs) in SAMPLES.items():
+        if only is not None and key != only:
+            continue
         for i, d in enumerate(sampling.sample(tiny_model(name), scale=10.0, max_len=30, **kwargs)):
             out[f"{key}/{i}"] = d
-    for i, d in enumerate(completions(tiny_model("aisketcher"))):
-        out[f"aisketcher_complete/{i}"] = d
+    if only is None:
+        for i, d in enumerate(completions(tiny_model("aisketcher"))):
+            out[f"aisketcher_complete/{i}"] = d
     np.savez_compressed(path, **out)
 
 
@@ -82,5 +91,5 @@ def test_completion_with_a_seed_draws_the_pinned_drawings(pinned):
     assert_same_drawings(completions(tiny_model("aisketcher")), drawings(pinned, "aisketcher_complete"))
 
 
-if __name__ == "__main__":  # python tests/test_sampling_pinned.py OUT.npz
-    make_pinned_samples(Path(sys.argv[1]))
+if __name__ == "__main__":  # python tests/test_sampling_pinned.py OUT.npz [--only KEY]
+    make_pinned_samples(Path(sys.argv[1]), sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--only" else None)

@@ -85,6 +85,19 @@ def _losses(log: Path) -> list[tuple[int, float]]:
     return [(r["step"], r["train_total"]) for r in map(json.loads, log.read_text().splitlines())]
 
 
+def _wait_until_dead(pid: int, timeout: float = 60.0) -> None:
+    """Until ``pid`` has exited (gone, or a zombie that nobody reaps)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return
+        except OSError:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"process {pid} did not exit within {timeout} s of SIGKILL")
+
+
 @pytest.mark.slow
 def test_a_killed_queue_resumes_exactly_and_ships_the_finished_run(tmp_path):
     data = walks_npz(tmp_path / "walks.npz")
@@ -116,6 +129,7 @@ def test_a_killed_queue_resumes_exactly_and_ships_the_finished_run(tmp_path):
     except ProcessLookupError:
         pass
     first.wait()
+    _wait_until_dead(child_pid)  # SIGKILL is asynchronous: on a busy machine the child may still be exiting
     killed_at = train_queue._last_step(folder)
     assert 4 <= killed_at < steps
 
@@ -151,3 +165,24 @@ def test_a_saved_training_state_restores_into_an_empty_run_folder(tmp_path):
     assert train_queue._last_step(new_folder) == 6
     assert [json.loads(x)["step"] for x in (new_folder / "log.jsonl").read_text().splitlines()] == list(range(1, 7))
     assert not train_queue.restore_state(run, new_folder, ckpts)  # never over a run folder's own state
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_zombie_training_does_not_block_its_run(tmp_path):
+    # a killed training whose parent died stays a zombie until init reaps it, which some containers' init
+    # never does; the queue must not take it for a live training of the run
+    write_queue(tmp_path / "q.yml", [{"name": "tiny/walks", "preset": "sketch_rnn-small", "data": "faces",
+                                      "steps": 5, "description": "a tiny test run"}])
+    run = train_queue.read_queue(tmp_path / "q.yml")[0]
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        (tmp_path / f"{run.stem}.pid").write_text(str(live.pid))
+        assert train_queue._running_elsewhere(run, tmp_path) == live.pid
+        _wait_until_dead(dead.pid)  # exited, not yet reaped by us: a zombie
+        (tmp_path / f"{run.stem}.pid").write_text(str(dead.pid))
+        assert train_queue._running_elsewhere(run, tmp_path) is None
+    finally:
+        live.kill()
+        live.wait()
+        dead.wait()
