@@ -259,6 +259,12 @@ class _PointwiseStep:
         return dc * k.f
 
 
+def _fastest(pointwise: _PointwiseStep, like: torch.Tensor):
+    """``pointwise`` itself, or its native twin (the same mathematics in one C++ pass) where that is built
+    and applies to tensors like ``like`` (:mod:`sketchlib.models.native`)."""
+    return native.NativePointwise(pointwise) if native.usable(like) else pointwise
+
+
 class FusedLSTM(torch.autograd.Function):
     """The whole teacher-forced loop of :func:`reference_run` as one autograd node.
 
@@ -294,9 +300,7 @@ class FusedLSTM(torch.autograd.Function):
         H = h0.shape[1]
         keep = any(ctx.needs_input_grad)  # False under no_grad: nothing to keep for a backward pass
         ln = (gate_gamma, gate_beta, cell_gamma, cell_beta) if gate_gamma is not None else ()
-        pointwise = _PointwiseStep(H, forget_bias, h0, *ln)
-        if native.usable(h0):  # the same point-wise mathematics in one C++ pass (sketchlib.models.native)
-            pointwise = native.NativePointwise(pointwise)
+        pointwise = _fastest(_PointwiseStep(H, forget_bias, h0, *ln), h0)
         per_drawing = static_gates is not None and static_gates.dim() == 2  # else the gates' bias, or nothing
         gates_of = _MatmulByFixedWeight(torch.cat([w_h, w_x]), B, None if per_drawing else static_gates)
 
@@ -387,9 +391,7 @@ class FusedStep:
     """
 
     def __init__(self, cell: LSTMCell):
-        self.cell, self.pointwise = cell, _PointwiseStep.of(cell)
-        if native.usable(cell.w_h):
-            self.pointwise = native.NativePointwise(self.pointwise)
+        self.cell, self.pointwise = cell, _fastest(_PointwiseStep.of(cell), cell.w_h)
         self.norm = (None,) * 4
         if cell.layer_norm:
             self.norm = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta)
@@ -412,9 +414,7 @@ class InferenceStep:
 
     @torch.no_grad()
     def __init__(self, cell: LSTMCell, batch_size: int):
-        self.cell, self.pointwise = cell, _PointwiseStep.of(cell)
-        if native.usable(cell.w_h):
-            self.pointwise = native.NativePointwise(self.pointwise)
+        self.cell, self.pointwise = cell, _fastest(_PointwiseStep.of(cell), cell.w_h)
         self.recurrent = _MatmulByFixedWeight(cell.w_h, batch_size)
 
     @torch.no_grad()
