@@ -10,3 +10,6 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
         || "$PY" -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
 fi
 "$PY" -m pip install --quiet -e ".[book,dev]"
+# The native LSTM kernels (sketchlib/models/native.py): built once here (~25 s) so that neither the first
+# training nor the first sampling waits for the compiler. A failed build is not fatal: the Python kernels run.
+"$PY" -m sketchlib build-native || echo "warning: the native LSTM kernels did not build; training uses the Python kernels"

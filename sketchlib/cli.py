@@ -355,6 +355,24 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_build_native(args) -> int:
+    import time
+    import warnings
+
+    from sketchlib.models import native
+
+    t0, had = time.perf_counter(), native.is_built()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = native.kernels()
+    if module is None:
+        why = str(caught[-1].message) if caught else "SKETCHLIB_NATIVE=0 is set, so nothing was built."
+        raise CLIError(f"{why} Training and sampling still work, with the Python kernels.")
+    print(f"native LSTM kernels {'found' if had else 'built'} in {native.build_directory()[1]} "
+          f"({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
 def _add_sample_parser(sub, fmt) -> None:
     p = sub.add_parser("sample", help="draw new sketches from a trained model", epilog=_SAMPLE_EPILOG,
                        formatter_class=fmt, description="Draw sketches from a trained model.")
@@ -426,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--if-changed", action="store_true",
                    help="keep an earlier export in OUT made from the same checkpoint by the same exporter")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("build-native", help="compile the native LSTM kernels now (training would on first use)",
+                       formatter_class=fmt, description="Compile sketchlib/models/csrc/lstm_step.cpp for this CPU "
+                       "(about 25 s, needs a C++ compiler and ninja) into the torch extensions cache. Training "
+                       "builds it on first use; sampling only uses a build that is already there.")
+    p.set_defaults(func=cmd_build_native)
     return parser
 
 

@@ -120,3 +120,59 @@ def test_a_failed_build_falls_back_to_the_python_kernels_with_one_warning(monkey
         warnings.simplefilter("error")  # the second call neither retries nor warns again
         assert native.kernels() is None
         assert not native.usable(torch.zeros(1))
+
+
+def test_sampling_never_starts_the_compiler_but_uses_a_build_on_disk(monkeypatch, tmp_path):
+    # the pad's "Complete" click builds an InferenceStep: on a machine without a build it must take the
+    # Python kernels at once (the CI pad test once waited 30 s for the compiler), and use the build once there
+    import torch.utils.cpp_extension as ext
+
+    from sketchlib.models.fused import InferenceStep, _PointwiseStep as Python
+
+    calls = []
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setattr(ext, "load", lambda **kw: calls.append(kw) or "built")
+    cell = perturbed_cell(True, 5, 8)
+    assert not native.is_built()
+    assert isinstance(InferenceStep(cell, 1).pointwise, Python) and calls == []
+    assert native.kernels(build=False) is None and calls == []
+    x, zeros = torch.randn(2, 4, 5), torch.zeros(2, 8)
+    with torch.no_grad():  # encoding the user's strokes, validation: no build either
+        run_recurrent(cell, x, (zeros, zeros))
+    assert calls == []
+    name, folder = native.build_directory()
+    assert folder.parent.parent == tmp_path
+    folder.mkdir(parents=True)
+    (folder / f"{name}.so").touch()
+    assert native.is_built() and native.kernels(build=False) == "built"
+    assert calls[0]["name"] == name and calls[0]["build_directory"] == str(folder)
+
+
+def test_training_builds_the_kernels_on_first_use(monkeypatch, tmp_path):
+    import torch.utils.cpp_extension as ext
+
+    calls = []
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setattr(ext, "load", lambda **kw: calls.append(kw) or None)  # a "build" that yields nothing
+    cell, zeros = perturbed_cell(True, 5, 8), torch.zeros(2, 8)
+    out, _ = run_recurrent(cell, torch.randn(2, 4, 5), (zeros, zeros))  # grad on: a training step
+    out.sum().backward()
+    assert len(calls) == 1 and calls[0]["name"] == native.build_directory()[0]
+
+
+def test_build_native_command_reports_the_build(capsys):
+    from sketchlib.cli import main
+
+    assert main(["build-native"]) == 0
+    assert "native LSTM kernels" in capsys.readouterr().out and native.is_built()
+
+
+def test_build_native_command_fails_clearly_when_disabled(monkeypatch, capsys):
+    from sketchlib.cli import main
+
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setenv("SKETCHLIB_NATIVE", "0")
+    assert main(["build-native"]) != 0
+    assert "SKETCHLIB_NATIVE=0" in capsys.readouterr().err

@@ -192,7 +192,8 @@ def run_recurrent(
     ln = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta) if cell.layer_norm else (None,) * 4
     n = x.shape[-1]
     outputs, c = FusedLSTM.apply(
-        x.transpose(0, 1), cell.w_x[:n], cell.static_gates(static), *state, cell.w_h, *ln, masks, cell.forget_bias
+        x.transpose(0, 1), cell.w_x[:n], cell.static_gates(static), *state, cell.w_h, *ln, masks, cell.forget_bias,
+        torch.is_grad_enabled(),
     )
     return outputs.transpose(0, 1), (outputs[-1], c)
 

@@ -259,10 +259,12 @@ class _PointwiseStep:
         return dc * k.f
 
 
-def _fastest(pointwise: _PointwiseStep, like: torch.Tensor):
+def _fastest(pointwise: _PointwiseStep, like: torch.Tensor, build: bool = True):
     """``pointwise`` itself, or its native twin (the same mathematics in one C++ pass) where that is built
-    and applies to tensors like ``like`` (:mod:`sketchlib.models.native`)."""
-    return native.NativePointwise(pointwise) if native.usable(like) else pointwise
+    and applies to tensors like ``like`` (:mod:`sketchlib.models.native`). ``build=False`` never starts the
+    compiler: only training builds it; sampling and evaluation take a build already on disk or the Python
+    kernels (a click on a pad must not wait ~25 s for the compiler)."""
+    return native.NativePointwise(pointwise) if native.usable(like, build) else pointwise
 
 
 class FusedLSTM(torch.autograd.Function):
@@ -295,12 +297,14 @@ class FusedLSTM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_x, static_gates, h0, c0, w_h, gate_gamma, gate_beta, cell_gamma, cell_beta, masks,
-                forget_bias):
+                forget_bias, grad_enabled=True):
         T, B, n = x.shape
         H = h0.shape[1]
-        keep = any(ctx.needs_input_grad)  # False under no_grad: nothing to keep for a backward pass
+        # grad mode is always off inside forward, and needs_input_grad stays True under no_grad: the caller
+        # passes torch.is_grad_enabled(), so that sampling and validation keep nothing for a backward pass
+        keep = grad_enabled and any(ctx.needs_input_grad)
         ln = (gate_gamma, gate_beta, cell_gamma, cell_beta) if gate_gamma is not None else ()
-        pointwise = _fastest(_PointwiseStep(H, forget_bias, h0, *ln), h0)
+        pointwise = _fastest(_PointwiseStep(H, forget_bias, h0, *ln), h0, build=keep)  # only training compiles
         per_drawing = static_gates is not None and static_gates.dim() == 2  # else the gates' bias, or nothing
         gates_of = _MatmulByFixedWeight(torch.cat([w_h, w_x]), B, None if per_drawing else static_gates)
 
@@ -356,7 +360,7 @@ class FusedLSTM(torch.autograd.Function):
                     torch.mm(dg_chunk, w_x.t(), out=d_x[t : t + k].view(k * B, n))
         d_norm = sums.totals() if sums is not None else (None,) * 4
         d_static = {None: None, 1: d_static.sum(0), 2: d_static}[ctx.static_dim]
-        return (d_x, d_w[H:], d_static, dh, dc, d_w[:H], *d_norm, None, None)
+        return (d_x, d_w[H:], d_static, dh, dc, d_w[:H], *d_norm, None, None, None)
 
 
 class _PointwiseFunction(torch.autograd.Function):
@@ -391,7 +395,7 @@ class FusedStep:
     """
 
     def __init__(self, cell: LSTMCell):
-        self.cell, self.pointwise = cell, _fastest(_PointwiseStep.of(cell), cell.w_h)
+        self.cell, self.pointwise = cell, _fastest(_PointwiseStep.of(cell), cell.w_h, build=torch.is_grad_enabled())
         self.norm = (None,) * 4
         if cell.layer_norm:
             self.norm = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta)
@@ -414,7 +418,7 @@ class InferenceStep:
 
     @torch.no_grad()
     def __init__(self, cell: LSTMCell, batch_size: int):
-        self.cell, self.pointwise = cell, _fastest(_PointwiseStep.of(cell), cell.w_h)
+        self.cell, self.pointwise = cell, _fastest(_PointwiseStep.of(cell), cell.w_h, build=False)
         self.recurrent = _MatmulByFixedWeight(cell.w_h, batch_size)
 
     @torch.no_grad()

@@ -9,11 +9,14 @@ step, each a pass over the ``(B, 4H)`` gates plus the dispatcher's overhead.
 and ``tests/test_native.py`` checks that the two agree.
 
 The kernels are built with ``torch.utils.cpp_extension.load`` (needs a C++
-compiler and ``ninja``; about a minute, once per machine, cached under
-``~/.cache/torch_extensions``). Where the build fails (no compiler, Windows
-without MSVC), the Python kernels run instead, after one warning. Set
-``SKETCHLIB_NATIVE=0`` to never try. Only CPU float32 outside autocast uses them;
-GPUs and float64 (the gradchecks) take the Python kernels.
+compiler and ``ninja``; about 25 s on a quiet core, once per machine, cached
+under ``~/.cache/torch_extensions/sketchlib``, see :func:`build_directory`).
+Training builds them on first use; sampling only uses a build that is already
+there, so an interactive pad never waits for the compiler; ``scripts/setup.sh``
+builds ahead with ``python -m sketchlib build-native``. Where the build fails
+(no compiler, Windows without MSVC), the Python kernels run instead, after one
+warning. Set ``SKETCHLIB_NATIVE=0`` to never try. Only CPU float32 outside
+autocast uses them; GPUs and float64 (the gradchecks) take the Python kernels.
 """
 
 from __future__ import annotations
@@ -26,10 +29,15 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["kernels", "usable", "NativePointwise"]
+__all__ = ["kernels", "usable", "is_built", "build_directory", "NativePointwise"]
 
 _SOURCE = Path(__file__).parent / "csrc" / "lstm_step.cpp"
 _state: dict = {}
+
+
+_FLAGS = ["-O3", "-fopenmp-simd", "-fno-trapping-math"]  # the last two let GCC vectorise the loops
+if platform.machine() in ("x86_64", "AMD64"):
+    _FLAGS.append("-march=native")
 
 
 def _cpu_tag() -> str:
@@ -44,31 +52,67 @@ def _cpu_tag() -> str:
     return hashlib.sha1(info.encode()).hexdigest()[:10]
 
 
-def kernels():
-    """The compiled module (``step_forward``, ``step_backward``), or None where it cannot be built."""
-    if "module" not in _state:
-        _state["module"] = None
-        if os.environ.get("SKETCHLIB_NATIVE", "1") != "0":
-            try:
-                from torch.utils.cpp_extension import load
+def build_directory() -> tuple[str, Path]:
+    """The extension's name and the folder its build lands in.
 
-                flags = ["-O3", "-fopenmp-simd", "-fno-trapping-math"]  # the last two let GCC vectorise the loops
-                if platform.machine() in ("x86_64", "AMD64"):
-                    flags.append("-march=native")
-                _state["module"] = load(name=f"sketchlib_lstm_step_{_cpu_tag()}", sources=[str(_SOURCE)],
-                                        extra_cflags=flags, verbose=False)
-            except Exception as e:  # no compiler, no ninja, a failed build: the Python kernels still work
-                warnings.warn(f"sketchlib: the native LSTM kernels ({_SOURCE.name}) could not be built, so training "
-                              f"uses the slower Python kernels ({type(e).__name__}: {str(e)[:300]}). Install a C++ "
-                              "compiler and `pip install ninja`, or set SKETCHLIB_NATIVE=0 to skip the attempt.",
-                              RuntimeWarning, stacklevel=2)
+    The name hashes the CPU, the source, the flags and the torch version, so the
+    folder holds exactly one build, ``<name>.so``, and whether it exists says whether
+    loading needs a compiler run (about 25 s) or only an import.
+    """
+    key = _cpu_tag() + _SOURCE.read_text() + " ".join(_FLAGS) + torch.__version__
+    name = f"sketchlib_lstm_step_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+    root = os.environ.get("TORCH_EXTENSIONS_DIR")
+    if root is None:
+        from torch.utils.cpp_extension import get_default_build_root
+
+        root = get_default_build_root()
+    return name, Path(root) / "sketchlib" / name
+
+
+def is_built() -> bool:
+    """Whether this machine has the compiled kernels on disk (or they are loaded already)."""
+    if _state.get("module") is not None:
+        return True
+    name, folder = build_directory()
+    return (folder / f"{name}.so").exists() or (folder / f"{name}.pyd").exists()
+
+
+def kernels(build: bool = True):
+    """The compiled module (``step_forward``, ``step_backward``), or None where it cannot be built.
+
+    ``build=False`` only loads a build that is already on disk and returns None
+    otherwise (without giving up on a later build): interactive sampling, such as
+    the sketch pad's "Complete" button, must not wait for the compiler. Training
+    builds on first use; ``python -m sketchlib build-native`` (run by
+    ``scripts/setup.sh``) builds ahead.
+    """
+    if "module" not in _state:
+        if os.environ.get("SKETCHLIB_NATIVE", "1") == "0":
+            _state["module"] = None
+            return None
+        if not build and not is_built():
+            return None
+        _state["module"] = None
+        try:
+            from torch.utils.cpp_extension import load
+
+            name, folder = build_directory()
+            folder.mkdir(parents=True, exist_ok=True)
+            _state["module"] = load(name=name, sources=[str(_SOURCE)], extra_cflags=_FLAGS,
+                                    build_directory=str(folder), verbose=False)
+        except Exception as e:  # no compiler, no ninja, a failed build: the Python kernels still work
+            warnings.warn(f"sketchlib: the native LSTM kernels ({_SOURCE.name}) could not be built, so training "
+                          f"uses the slower Python kernels ({type(e).__name__}: {str(e)[:300]}). Install a C++ "
+                          "compiler and `pip install ninja`, or set SKETCHLIB_NATIVE=0 to skip the attempt.",
+                          RuntimeWarning, stacklevel=2)
     return _state["module"]
 
 
-def usable(like: torch.Tensor) -> bool:
-    """Whether the native kernels apply to tensors like ``like`` (CPU float32, no autocast) and are built."""
+def usable(like: torch.Tensor, build: bool = True) -> bool:
+    """Whether the native kernels apply to tensors like ``like`` (CPU float32, no autocast) and are built
+    (``build=False``: already built, see :func:`kernels`)."""
     return (like.device.type == "cpu" and like.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
-            and kernels() is not None)
+            and kernels(build) is not None)
 
 
 class NativePointwise:
@@ -100,3 +144,4 @@ class NativePointwise:
         s = [sums.gamma.view(B, -1), sums.beta.view(B, -1), sums.cell_gamma, sums.cell_beta] if sums else []
         return self.k.step_backward(kept, dh.contiguous(), dc.contiguous(), d_gates, s, self.gate_gamma,
                                     self.cell_gamma)
+
