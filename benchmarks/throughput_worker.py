@@ -46,7 +46,8 @@ def sketchlib_stepper(args):
         return counted[0]  # drawings of the global batch, whatever the number of processes
 
     return step, {"max_seq_len": trainer.cfg.max_seq_len, "batch_size": cfg.batch_size,
-                  "bucket": getattr(cfg, "bucket", False), "processes": world}
+                  "bucket": getattr(cfg, "bucket", False), "pack": getattr(cfg, "pack", False),
+                  "processes": world}
 
 
 def plain_stepper(args):

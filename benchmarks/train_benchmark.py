@@ -382,9 +382,14 @@ def throughput_workers(preset_name: str, args) -> tuple[list[_Worker], list[tupl
     workers.append(Worker(f"now {t}t python kernels", now, preset_name, data, t, env_extra={"SKETCHLIB_NATIVE": "0"}))
     ratios += [(f"now {t}t", f"now {t}t python kernels"), (f"now {t}t python kernels", f"{base.name} {t}t")]
     cfg = preset(preset_name)
-    if not cfg.bucket:  # the full presets keep Sketch-RNN's N_max batches by default; buckets are one --set away
+    if not cfg.bucket and not cfg.pack:  # the full presets keep Sketch-RNN's N_max batches; packing is one --set away
         workers.append(Worker(f"now {t}t buckets", now, preset_name, data, t, sets=("bucket=true",)))
-        ratios.append((f"now {t}t buckets", f"{base.name} {t}t"))
+        workers.append(Worker(f"now {t}t packed", now, preset_name, data, t, sets=("pack=true",)))
+        ratios += [(f"now {t}t buckets", f"{base.name} {t}t"), (f"now {t}t packed", f"{base.name} {t}t"),
+                   (f"now {t}t packed", f"now {t}t buckets")]
+    elif cfg.pack:  # packed batches against the length buckets they replaced
+        workers.append(Worker(f"now {t}t buckets", now, preset_name, data, t, sets=("pack=false", "bucket=true")))
+        ratios += [(f"now {t}t", f"now {t}t buckets"), (f"now {t}t buckets", f"{base.name} {t}t")]
     if preset_name in args.plain:
         workers.append(Worker(f"plain nn.LSTM {t}t", now, preset_name, data, t, impl="plain"))
         ratios += [(w.label, f"plain nn.LSTM {t}t") for w in workers if w.label.startswith("now")]
@@ -411,12 +416,13 @@ def throughput_main(args) -> None:
                 with contextlib.suppress(Exception):
                     w.close()
         print(f"#### {name} ({os.getloadavg()[0]:.1f} load at the end)\n")
-        print("| run | code | batch | buckets | processes x threads | drawings/s | per round |")
+        print("| run | code | batch | batches | processes x threads | drawings/s | per round |")
         print("|---|---|---|---|---|---|---|")
         for w in workers:
             info = w.info
             code = "plain_lstm.py" if w.impl == "plain" else f"sketchlib of {Path(info['sketchlib']).name}"
-            print(f"| {w.label} | {code} | {info['batch_size']} | {'yes' if info['bucket'] else 'no (N_max)'} "
+            kind = "packed" if info.get("pack") else "buckets" if info["bucket"] else "N_max"
+            print(f"| {w.label} | {code} | {info['batch_size']} | {kind} "
                   f"| {w.processes} x {w.threads} | {w.rate:.1f} | {', '.join(f'{x:.1f}' for x in w.rounds)} |")
         by = {w.label: w for w in workers}
         print("\n| ratio | over all rounds | per round (min - max) |")

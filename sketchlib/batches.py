@@ -16,7 +16,7 @@ import torch
 
 from sketchlib.datasets import LengthBuckets
 
-__all__ = ["IndexStream", "BucketStream", "shard"]
+__all__ = ["IndexStream", "BucketStream", "shard", "longest_first"]
 
 
 class IndexStream:
@@ -110,12 +110,28 @@ class BucketStream:
         self.pending = [b.copy() for b in np.split(flat, cuts)] if len(flat) else []
 
 
+def longest_first(batch: dict) -> dict:
+    """``batch`` with its rows sorted by length, longest first (ties keep their order), marked ``packed``.
+
+    Sorted after collating, so that the lengths are those after augmentation; a
+    :func:`shard` of it stays sorted. See ``SketchConfig.pack``.
+    """
+    lengths = batch["lengths"]
+    B = len(lengths)
+    order = torch.argsort(lengths, descending=True, stable=True)
+    out = {k: v[order] if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == B else v for k, v in batch.items()}
+    out["packed"] = True
+    return out
+
+
 def shard(batch: dict, rank: int, world_size: int) -> tuple[dict, float]:
     """Process ``rank``'s share of a collated global ``batch``, and the weight of its loss.
 
     Every process collates the same global batch (same stream, same augmentation
     generator, padded to the global batch's longest drawing) and takes the
-    consecutive rows ``np.array_split`` gives it. The weight is ``world_size *
+    consecutive rows ``np.array_split`` gives it; of a packed batch (sorted
+    longest first) every ``world_size``-th row, so that the ranks get equal work
+    and each share stays sorted. The weight is ``world_size *
     B_rank / B``: a loss that is a mean over the rank's drawings, times the
     weight, averaged over the processes (what ``DistributedDataParallel`` does
     to gradients), is the mean over the global batch. A rank left without a
@@ -129,9 +145,13 @@ def shard(batch: dict, rank: int, world_size: int) -> tuple[dict, float]:
     if bounds is None:
         lo, hi = (rank, rank + 1) if rank < B else (0, 1)
         weight = float(world_size) / B if rank < B else 0.0
+        rows = slice(lo, hi)
+    elif batch.get("packed"):  # sorted longest first: every world_size-th row, so each rank gets long and short ones
+        rows = torch.arange(rank, B, world_size)
+        weight = world_size * len(rows) / B
     else:
         lo, hi = int(bounds[rank]), int(bounds[rank + 1])
         weight = world_size * (hi - lo) / B
-    rows = slice(lo, hi)
+        rows = slice(lo, hi)
     local = {k: v[rows] if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == B else v for k, v in batch.items()}
     return local, weight

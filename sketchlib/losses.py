@@ -28,7 +28,7 @@ This module imports nothing from :mod:`sketchlib.models` (the models import it).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +43,9 @@ __all__ = [
     "offset_loss",
     "pen_loss",
     "reconstruction_losses",
+    "Packed",
+    "packed_positions",
+    "packed_reconstruction_losses",
     "gaussian_kl",
     "kl_gaussian",
     "influence_kl",
@@ -114,6 +117,51 @@ def pen_loss(params: "MixtureParams", target: torch.Tensor, n_max: int, per_draw
     return -p_log_q.sum(1) / n_max if per_drawing else -p_log_q.sum() / (B * n_max)
 
 
+class Packed(NamedTuple):
+    """The decoder positions a packed batch computes (:func:`packed_positions`)."""
+
+    rows: torch.Tensor  # (N,) indices into the (B * T) flattened positions: each drawing's points and end row
+    is_point: torch.Tensor  # (N,) 1 at a point (i < N_s), 0 at the end row
+    pen_weight: torch.Tensor  # (N,) 1 except at a drawing's last computed row, which stands for the padding
+    batch_size: int
+    steps: torch.Tensor  # (B,) the decoder steps each drawing runs: its points and end rows
+
+
+def packed_positions(lengths: torch.Tensor, steps: int, n_max: int, end_rows: int = 1,
+                     dtype: torch.dtype = torch.float32) -> Packed:
+    """Each drawing's ``N_s`` points and its first ``end_rows`` end rows, out of ``steps`` padded positions.
+
+    The last of a drawing's end rows stands for the rest of the paper's padding,
+    up to ``N_max``: past it the packed decoder keeps its state, so its
+    prediction there would be the same (as :func:`pen_loss`'s weight on a short
+    batch's last row). A drawing gets fewer end rows where ``steps`` ends first, and
+    one of exactly ``N_max`` points none, as in the paper.
+    ``rows.lengths`` of the result: how many decoder steps each drawing runs.
+    """
+    positions = torch.arange(steps, device=lengths.device).unsqueeze(0)
+    L = lengths.unsqueeze(1)
+    if bool((L > steps).any()):
+        raise ValueError(f"a drawing of {int(L.max())} points does not fit a batch of {steps} positions")
+    last = (L + end_rows - 1).clamp(max=steps - 1)  # each drawing's last computed position
+    keep = positions <= last  # (B, steps)
+    point = (positions < L).to(dtype)
+    weight = torch.where(positions < last, 1, n_max - last).to(dtype)
+    return Packed(keep.reshape(-1).nonzero().squeeze(1), point[keep], weight[keep], len(lengths),
+                  last.squeeze(1) + 1)
+
+
+def packed_reconstruction_losses(params: "MixtureParams", target: torch.Tensor, packed: Packed,
+                                 n_max: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(l_s, l_p)`` as :func:`reconstruction_losses`, from ``params: (N, M)`` and ``target: (N, 5)`` at the
+    positions ``packed`` keeps; equal to it on the padded batch when the state stays put after each drawing."""
+    B = packed.batch_size
+    # l_s = -1/N_max sum_{i <= N_s} log p(dx_i, dy_i)                       (Sketch-RNN eq. 9, AI-Sketcher eq. 13)
+    l_s = -(mixture_log_likelihood(params, target[:, 0], target[:, 1]) * packed.is_point).sum() / (B * n_max)
+    # l_p = -1/N_max sum_{i <= N_max} sum_k p_k,i log q_k,i, the last end row counted for the rest of the padding
+    p_log_q = (target[:, 2:5] * pen_log_probs(params)).sum(1)
+    return l_s, -(p_log_q * packed.pen_weight).sum() / (B * n_max)
+
+
 def reconstruction_losses(
     params: "MixtureParams", target: torch.Tensor, lengths: torch.Tensor, n_max: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -181,7 +229,11 @@ def all_losses(out: dict, batch: dict, cfg, kl_weight: float) -> dict[str, torch
     optimiser trains both parts.
     """
     lengths, target = batch["lengths"], batch["strokes5"][:, 1:]
-    l_s, l_p = reconstruction_losses(out["params"], target, lengths, cfg.max_seq_len)
+    if out.get("packed") is not None:
+        flat = target.reshape(-1, target.shape[-1])[out["packed"].rows]
+        l_s, l_p = packed_reconstruction_losses(out["params"], flat, out["packed"], cfg.max_seq_len)
+    else:
+        l_s, l_p = reconstruction_losses(out["params"], target, lengths, cfg.max_seq_len)
     # l_r = l_s + l_p                                                        (Sketch-RNN eq. 9, AI-Sketcher eq. 13)
     l_r = l_s + l_p
     zero = l_r.new_zeros(())

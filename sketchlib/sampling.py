@@ -8,7 +8,7 @@ between calls, so a canvas widget can ask for one point at a time without
 re-running the history, and a batch of drawings stops as soon as all of them
 have ended. :func:`sample`, :func:`complete`, :func:`reconstruct` and
 :func:`z_switch` are thin wrappers around it. One step is one pass over the
-decoder's weights plus a few dozen small ops (``fused.InferenceStep`` for the
+decoder's weights plus a few dozen small ops (``fused_step.InferenceStep`` for the
 recurrent update, :meth:`MixtureHead.sample <sketchlib.models.mdn.MixtureHead.sample>`
 for the mixture); priming a drawing is one teacher-forced run.
 
@@ -28,7 +28,7 @@ import torch
 
 from sketchlib import strokes as S
 from sketchlib.models.cells import run_recurrent
-from sketchlib.models.fused import InferenceStep
+from sketchlib.models.fused_step import InferenceStep
 from sketchlib.models.sketch_model import Latent, SketchModel
 
 __all__ = [

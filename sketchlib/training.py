@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sketchlib.batches import BucketStream, IndexStream, shard
+from sketchlib.batches import BucketStream, IndexStream, longest_first, shard
 from sketchlib.checkpoint import CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from sketchlib.datasets import SketchDataset, Sketches, SketchSplits
 from sketchlib.distributed import DataParallel, world
@@ -281,7 +281,7 @@ class Trainer:
         augment = cfg.random_scale_factor > 0 or cfg.augment_stroke_prob > 0
         self.train_set = SketchDataset(
             data.train, cfg.max_seq_len, augment=augment, raster_size=cfg.needs_raster,
-            pad_to="batch" if cfg.bucket else cfg.pad_to,
+            pad_to="batch" if cfg.bucket or cfg.pack else cfg.pad_to,
             scale_factor=cfg.random_scale_factor, drop_prob=cfg.augment_stroke_prob, seed=cfg.seed,
         )
         if len(data.valid) == 0:
@@ -345,7 +345,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         # every rank collates the same global batch and keeps its own rows (one process: all of them, weight 1)
-        batch, weight = shard(self.train_set.batch(self.stream.next()), self.rank, self.world_size)
+        batch = self.train_set.batch(self.stream.next())
+        if cfg.pack and not (cfg.pack_full_every and s % cfg.pack_full_every == cfg.pack_full_every - 1):
+            batch = longest_first(batch)  # the loops run only over each drawing's own steps (SketchConfig.pack)
+        batch, weight = shard(batch, self.rank, self.world_size)
         batch = _to_device(batch, self.device)
         self.model.train()
         with _autocast(self.device):

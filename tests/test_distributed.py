@@ -33,7 +33,7 @@ def data() -> SketchSplits:
 
 def tiny(**overrides):
     """sketch_rnn-small shrunk; batches of 7 from 40 drawings, so that an epoch ends with a batch of 5
-    (shares 2 + 3 on two ranks). Length buckets and augmentation on, as the preset trains."""
+    (shares 2 + 3 on two ranks). Packed batches and augmentation on, as the preset trains."""
     sizes = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=3, batch_size=7, eval_every=4,
                  eval_batches=2, num_steps=8)
     return preset("sketch_rnn-small", **{**sizes, **overrides})
@@ -95,6 +95,15 @@ def test_shard_splits_the_global_batch_into_consecutive_rows_weighted_by_their_s
     assert [w for _, w in parts] == pytest.approx([2 * 2 / 5, 2 * 3 / 5])  # mean of weighted means = global mean
     assert parts[1][0]["strokes5"].shape[1] == 3  # padded to the global batch's length
     assert parts[0][0]["scale"] == 2.0
+
+
+def test_shard_deals_a_packed_batch_row_by_row_so_each_rank_gets_long_and_short_drawings():
+    batch = {"strokes5": torch.arange(5 * 3 * 5.0).view(5, 3, 5), "lengths": torch.tensor([9, 7, 4, 2, 1]),
+             "packed": True}
+    parts = [shard(batch, r, 2) for r in range(2)]
+    assert [p["lengths"].tolist() for p, _ in parts] == [[9, 4, 1], [7, 2]]
+    assert torch.equal(parts[1][0]["strokes5"], batch["strokes5"][[1, 3]]) and parts[1][0]["packed"]
+    assert [w for _, w in parts] == pytest.approx([2 * 3 / 5, 2 * 2 / 5])
 
 
 def test_shard_gives_a_rank_without_drawings_a_zero_weight_copy():

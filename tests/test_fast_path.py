@@ -17,7 +17,8 @@ import torch
 from sketchlib.datasets import SketchDataset, Sketches
 from sketchlib.models import SketchModel, preset
 from sketchlib.models.cells import LSTMCell, run_recurrent
-from sketchlib.models.fused import FusedLSTM, FusedStep, InferenceStep
+from sketchlib.models.fused import FusedLSTM
+from sketchlib.models.fused_step import FusedStep, InferenceStep
 from sketchlib.models.mdn import RHO_MAX, MixtureHead, sample_mixture, sample_output
 from sketchlib.sampling import IncrementalSampler
 
@@ -34,7 +35,7 @@ def perturbed_cell(layer_norm: bool, n_in: int, hidden: int, keep: float = 1.0, 
     return cell
 
 
-def run_both(cell: LSTMCell, x, static, h0, c0, masks):
+def run_both(cell: LSTMCell, x, static, h0, c0, masks, lengths=None):
     """Outputs, final state and every gradient of a fixed loss, fused and reference."""
     results = []
     weights = torch.linspace(-1, 1, cell.hidden_size, dtype=x.dtype)
@@ -43,7 +44,7 @@ def run_both(cell: LSTMCell, x, static, h0, c0, masks):
         leaves = [t for t in (x, static, h0, c0) if t is not None and t.requires_grad] + list(cell.parameters())
         for t in leaves:
             t.grad = None
-        out, (h, c) = run_recurrent(cell, x, (h0, c0), static, masks)
+        out, (h, c) = run_recurrent(cell, x, (h0, c0), static, masks, lengths)
         ((out * weights).sum() + (c**2).sum() + 0.5 * h.sum()).backward()
         results.append([out.detach(), h.detach(), c.detach()] + [t.grad.clone() for t in leaves])
     cell.fused = True
@@ -107,6 +108,63 @@ def test_fused_and_reference_loops_agree_in_float32_at_training_sizes(layer_norm
     fused, reference = run_both(cell, x, static, h0, c0, masks)
     for a, b in zip(fused, reference, strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item())
+
+
+@pytest.mark.parametrize("layer_norm", [True, False])
+def test_packed_fused_lstm_gradients_pass_gradcheck_in_float64(layer_norm):
+    # rows sorted longest first, one of them empty: each runs its own steps, then keeps its state
+    torch.manual_seed(5)
+    T, B, n, m, H = 5, 4, 2, 3, 4
+    cell = perturbed_cell(layer_norm, n + m, H, dtype=torch.float64)
+    active = (4, 3, 3, 1, 0)  # rows running at each step: lengths 4, 3, 3, 1, and no row runs the last step
+    x = torch.randn(T, B, n, dtype=torch.float64, requires_grad=True)
+    static = torch.randn(B, 4 * H, dtype=torch.float64, requires_grad=True)
+    h0, c0 = (torch.randn(B, H, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    masks = (torch.rand(T, B, H, dtype=torch.float64) < 0.7).double() / 0.7
+    w_x = cell.w_x[:n].detach().clone().requires_grad_(True)
+    ln = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta) if layer_norm else (None,) * 4
+
+    def f(x, w_x, static, h0, c0, w_h, *ln_params):
+        return FusedLSTM.apply(x, w_x, static, h0, c0, w_h, *(ln_params or ln), masks, 1.0, True, active)
+
+    inputs = (x, w_x, static, h0, c0, cell.w_h) + (ln if layer_norm else ())
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer_norm", [True, False])
+@pytest.mark.parametrize("chunk_rows", [None, 250])
+def test_packed_and_reference_loops_agree_in_float32_at_training_sizes(layer_norm, chunk_rows, monkeypatch):
+    # lengths sorted longest first; 250 rows per weight-gradient chunk puts the rows' ends inside chunks
+    from sketchlib.models import fused
+
+    if chunk_rows:
+        monkeypatch.setattr(fused, "_CHUNK_ROWS", chunk_rows)
+    torch.manual_seed(6)
+    T, B, n, m, H = 40, 100, 5, 20, 64
+    cell = perturbed_cell(layer_norm, n + m, H, keep=0.9)
+    lengths = torch.randint(1, T + 1, (B,)).sort(descending=True).values
+    lengths[0] = T
+    x = torch.randn(B, T, n)
+    static = torch.randn(B, m, requires_grad=True)
+    h0, c0 = torch.randn(B, H, requires_grad=True), torch.randn(B, H, requires_grad=True)
+    masks = cell.dropout_masks(T, B, x)
+    fused_run, reference = run_both(cell, x, static, h0, c0, masks, lengths)
+    for a, b in zip(fused_run, reference, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item())
+    # a row's state stays put after its last step: its outputs repeat, its final state is its last step's
+    out, (h, c) = run_recurrent(cell.eval(), x, (h0, c0), static, None, lengths)
+    full, _ = run_recurrent(cell, x, (h0, c0), static, None)
+    for b in (0, B // 2, B - 1):
+        L = int(lengths[b])
+        assert torch.allclose(out[b, :L], full[b, :L], atol=1e-5)
+        assert torch.equal(out[b, L:], out[b, L - 1 : L].expand(T - L, H)) and torch.equal(h[b], out[b, L - 1])
+
+
+def test_a_packed_loop_refuses_rows_not_sorted_longest_first():
+    cell = perturbed_cell(True, 5, 8)
+    z = torch.zeros(3, 8)
+    with pytest.raises(ValueError, match="longest first"):
+        run_recurrent(cell, torch.randn(3, 6, 5), (z, z), lengths=torch.tensor([3, 6, 2]))
 
 
 def test_fused_loop_gives_the_input_gradient_when_asked():

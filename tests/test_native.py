@@ -127,8 +127,8 @@ def test_sampling_never_starts_the_compiler_but_uses_a_build_on_disk(monkeypatch
     # Python kernels at once (the CI pad test once waited 30 s for the compiler), and use the build once there
     import torch.utils.cpp_extension as ext
 
-    from sketchlib.models.fused import InferenceStep
     from sketchlib.models.fused import _PointwiseStep as Python
+    from sketchlib.models.fused_step import InferenceStep
 
     calls = []
     monkeypatch.setattr(native, "_state", {})

@@ -175,6 +175,7 @@ def run_recurrent(
     state: tuple[torch.Tensor, torch.Tensor],
     static: torch.Tensor | None = None,
     masks: torch.Tensor | None = None,
+    lengths: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     """The teacher-forced loop over the inputs ``[x_t; static]`` -> ``(outputs: (B, T, H), (h, c))``.
 
@@ -183,19 +184,35 @@ def run_recurrent(
     ``input_size``. ``masks: (T, B, H)`` are the recurrent-dropout masks; None
     draws them (:meth:`LSTMCell.dropout_masks`; none in eval mode). With
     ``cell.fused`` the loop is one :class:`~sketchlib.models.fused.FusedLSTM` node, else :func:`reference_run`.
+
+    ``lengths: (B,)``, sorted longest first (or None: every row runs every step):
+    row ``b`` runs its first ``lengths[b]`` steps, and after them its state stays
+    put (its outputs repeat its last ``h``; the returned ``(h, c)`` are each row's
+    state after its own last step). A packed loop: the steps past a drawing's end
+    are not computed, and the result is what a loop over the padding would give
+    if the cell kept its state there.
     """
     B, T = x.shape[0], x.shape[1]
     if masks is None:
         masks = cell.dropout_masks(T, B, x)
+    active = None if lengths is None else active_rows(lengths, T)
     if not cell.fused:
-        return reference_run(cell, cell.split_projection(x, static), state, masks)
+        return reference_run(cell, cell.split_projection(x, static), state, masks, active)
     ln = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta) if cell.layer_norm else (None,) * 4
     n = x.shape[-1]
     outputs, c = FusedLSTM.apply(
         x.transpose(0, 1), cell.w_x[:n], cell.static_gates(static), *state, cell.w_h, *ln, masks, cell.forget_bias,
-        torch.is_grad_enabled(),
+        torch.is_grad_enabled(), active,
     )
     return outputs.transpose(0, 1), (outputs[-1], c)
+
+
+def active_rows(lengths: torch.Tensor, steps: int) -> tuple[int, ...]:
+    """How many rows are still running at each of ``steps`` steps, for ``lengths`` sorted longest first."""
+    L = lengths.detach().to("cpu", torch.int64)
+    if len(L) > 1 and bool((L[1:] > L[:-1]).any()):
+        raise ValueError(f"a packed loop needs the rows sorted by length, longest first; got lengths {L.tolist()}")
+    return tuple(int(k) for k in (L.unsqueeze(0) > torch.arange(steps).unsqueeze(1)).sum(1))
 
 
 def reference_run(
@@ -203,17 +220,25 @@ def reference_run(
     xw: torch.Tensor,
     state: tuple[torch.Tensor, torch.Tensor],
     masks: torch.Tensor | None = None,
+    active: tuple[int, ...] | None = None,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     """The loop one :meth:`LSTMCell.step` at a time under autograd, over projected inputs ``xw: (T, B, 4H)``.
 
     The readable reference that :class:`~sketchlib.models.fused.FusedLSTM` must agree with.
+    ``active[t]``: rows ``[0, active[t])`` step at ``t``, the others keep their state.
     """
     h, c = state
     # unbind, not xw[t]: one backward node for all steps instead of a full-size zero gradient per step
     xs = xw.unbind(0)
     outputs = []
+    rows = torch.arange(xw.shape[1], device=xw.device).unsqueeze(1)
     for t in range(xw.shape[0]):
-        h, c = cell.step(xs[t], h, c, None if masks is None else masks[t])
+        h_new, c_new = cell.step(xs[t], h, c, None if masks is None else masks[t])
+        if active is None:
+            h, c = h_new, c_new
+        else:  # (h_t, c_t) = step(...) while the drawing runs, else (h_{t-1}, c_{t-1})
+            running = rows < active[t]
+            h, c = torch.where(running, h_new, h), torch.where(running, c_new, c)
         outputs.append(h)
     return torch.stack(outputs, dim=1), (h, c)
 
@@ -229,6 +254,11 @@ def _reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
     L = lengths.to(x.device).unsqueeze(1)
     idx = torch.where(t < L, L - 1 - t, t)
     return x.gather(1, idx.view(B, T, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+def _longest_first(lengths: torch.Tensor) -> bool:
+    """Whether ``lengths`` are sorted longest first (one host sync)."""
+    return len(lengths) < 2 or not bool((lengths[1:] > lengths[:-1]).any())
 
 
 class BiRNN(nn.Module):
@@ -255,8 +285,10 @@ class BiRNN(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         B, T, _ = x.shape
         zeros = x.new_zeros(B, self.hidden_size)
-        states_f, _ = run_recurrent(self.fw, x, (zeros, zeros))
-        states_b, _ = run_recurrent(self.bw, _reverse_within_length(x, lengths), (zeros, zeros))
+        # rows sorted longest first (the packed batches): each direction runs only over its drawing's points
+        packed = lengths if _longest_first(lengths) else None
+        states_f, _ = run_recurrent(self.fw, x, (zeros, zeros), lengths=packed)
+        states_b, _ = run_recurrent(self.bw, _reverse_within_length(x, lengths), (zeros, zeros), lengths=packed)
         states_b = _reverse_within_length(states_b, lengths)
         last = (lengths.to(x.device) - 1).clamp(min=0)
         ar = torch.arange(B, device=x.device)

@@ -36,6 +36,26 @@ class SketchConfig:
     #: Validation and every measured loss still pad to N_max. False: Sketch-RNN's
     #: uniform batches, padded as ``pad_to`` says.
     bucket: bool = False
+    #: packed batches: each training batch is sorted longest drawing first, and the
+    #: encoder, the decoder and the mixture head run only over each drawing's own
+    #: points and its first ``pack_end_rows`` end rows (``run_recurrent``'s
+    #: ``lengths``); the last of them counts for the rest of the paper's padding up
+    #: to ``N_max``, over which the state is taken to stay put. The batches stay
+    #: Sketch-RNN's uniform random draws: the compute of length buckets without
+    #: their batches of look-alike lengths (see benchmarks/README.md).
+    pack: bool = False
+    #: end rows each drawing of a packed batch is decoded over: the first teaches
+    #: the model to end, the next ones what to predict after an "end" input (the
+    #: paper's validation loss runs over all the padding; with one end row the
+    #: model never sees that input, and its valid l_p stays far above N_max
+    #: padding's: see benchmarks/README.md)
+    pack_end_rows: int = 4
+    #: every ``pack_full_every``-th training batch of a packed run is not packed: the
+    #: decoder runs over all of the batch's padding, as in Sketch-RNN. Past a dozen
+    #: "end" inputs the state of a model trained only on packed batches drifts, and
+    #: the paper's L_p, which counts every padding row, rises (benchmarks/README.md).
+    #: 0: never.
+    pack_full_every: int = 8
 
     # ---- encoder
     encoder: Literal["rnn", "cnn", "none"] = "rnn"
@@ -119,6 +139,10 @@ class SketchConfig:
             problems.append(f"influence_states={self.influence_states!r} must be 'forward' or 'both'")
         if len(self.cnn_channels) != len(self.cnn_strides):
             problems.append("cnn_channels and cnn_strides must have the same length")
+        if self.pack_full_every < 0:
+            problems.append(f"pack_full_every={self.pack_full_every} must be 0 (never) or a number of steps")
+        if self.pack_end_rows < 1:
+            problems.append(f"pack_end_rows={self.pack_end_rows} must be at least 1 (the row that says 'ended')")
         if len(self.ae_channels) != len(self.ae_strides):
             problems.append("ae_channels and ae_strides must have the same length")
         if self.encoder == "cnn" and self.autoencoder and self.raster_size != self.ae_raster_size:
@@ -182,7 +206,7 @@ class SketchConfig:
 
 
 #: Fields added after checkpoints were shipped, with the value that describes how those were trained.
-_LEGACY_DEFAULTS = {"bucket": False, "schedule": "magenta", "kl_anneal_fraction": 0.4}
+_LEGACY_DEFAULTS = {"bucket": False, "pack": False, "schedule": "magenta", "kl_anneal_fraction": 0.4}
 
 
 def config_diff(a: SketchConfig, b: SketchConfig, ignore: tuple[str, ...] = ()) -> dict[str, tuple]:
@@ -199,9 +223,9 @@ _SMALL = dict(
     eval_every=250,
     num_steps=3000,
     # the -small presets are for runs of a few thousand steps on a CPU: size the schedules to
-    # the run and batch by length (see the fields' comments)
+    # the run and skip the padding (see the fields' comments)
     schedule="budget",
-    bucket=True,
+    pack=True,
 )
 
 PRESETS: dict[str, dict] = {

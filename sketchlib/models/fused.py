@@ -8,9 +8,9 @@ only makes them fast. What each piece speeds up:
   a hand-written backward pass that gets the weight gradients as a few large
   matmuls over all steps instead of one thin matmul per step (training; the
   default, ``LSTMCell(fused=True)``, picked by :func:`~sketchlib.models.cells.run_recurrent`).
-- :class:`FusedStep`: one step under autograd with its point-wise part as one
+- :class:`~sketchlib.models.fused_step.FusedStep`: one step under autograd with its point-wise part as one
   node, for the influence-layer decoder, whose per-step extra input depends on ``h``.
-- :class:`InferenceStep`: one step without autograd, for the sampler.
+- :class:`~sketchlib.models.fused_step.InferenceStep`: one step without autograd, for the sampler.
 
 All three share :class:`_PointwiseStep`, the point-wise part of a step (forward
 and backward) written with few and cheap ops (``tanh`` through ``sigmoid``, one
@@ -29,12 +29,12 @@ Checked on: torch 2.13.0, CPU build, x86-64 with oneDNN (the tests and
 benchmarks below). Elsewhere (GPU, float64, CPU autocast, no oneDNN) the plain
 ``addmm`` path runs instead of the oneDNN one; the float64 gradchecks exercise it.
 Proof of equality with the reference, ``tests/test_fast_path.py``: float64
-gradchecks of :class:`FusedLSTM` and :class:`FusedStep` (plain and layer-norm
+gradchecks of :class:`FusedLSTM` and ``fused_step.FusedStep`` (plain and layer-norm
 cells, with and without a per-drawing static input);
 :class:`FusedLSTM` against :func:`~sketchlib.models.cells.reference_run` in
 float32 at training sizes (outputs, states, gradients); whole models' losses and
 gradients with the fused against the reference loops (Sketch-RNN, Sketch-pix2seq,
-AI-Sketcher, the unconditional decoder); :class:`InferenceStep` against
+AI-Sketcher, the unconditional decoder); ``fused_step.InferenceStep`` against
 :meth:`~sketchlib.models.cells.LSTMCell.step` at batch 1 and 100. And
 ``tests/test_pretrained.py`` reproduces every shipped checkpoint's recorded
 validation loss through these kernels. After a PyTorch upgrade, run both before
@@ -52,7 +52,7 @@ from sketchlib.models import native
 if TYPE_CHECKING:  # annotations only: cells imports this module
     from sketchlib.models.cells import LSTMCell
 
-__all__ = ["FusedLSTM", "FusedStep", "InferenceStep"]
+__all__ = ["FusedLSTM"]
 
 _EPS = 1e-3  # layer-norm epsilon (Magenta's)
 _CHUNK_ROWS = 2048  # the backward pass's weight-gradient matmuls take this many (step, drawing) rows at once
@@ -153,6 +153,15 @@ class _NormGradSums:
 
     def totals(self) -> tuple[torch.Tensor, ...]:
         return self.gamma.sum(0), self.beta.sum(0), self.cell_gamma.sum(0), self.cell_beta.sum(0)
+
+    def prefix(self, b: int) -> "_NormGradSums":
+        """The sums of the first ``b`` rows (views): the rows still drawing at a step of a packed loop."""
+        if b == self.gamma.shape[0]:
+            return self
+        part = object.__new__(_NormGradSums)
+        part.gamma, part.beta = self.gamma[:b], self.beta[:b]
+        part.cell_gamma, part.cell_beta = self.cell_gamma[:b], self.cell_beta[:b]
+        return part
 
 
 class _PointwiseStep:
@@ -297,7 +306,7 @@ class FusedLSTM(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_x, static_gates, h0, c0, w_h, gate_gamma, gate_beta, cell_gamma, cell_beta, masks,
-                forget_bias, grad_enabled=True):
+                forget_bias, grad_enabled=True, active=None):
         T, B, n = x.shape
         H = h0.shape[1]
         # grad mode is always off inside forward, and needs_input_grad stays True under no_grad: the caller
@@ -315,16 +324,29 @@ class FusedLSTM(torch.autograd.Function):
         hx[T, :, H:] = 0
         saved = []  # per step, what its backward needs (_Kept)
         c = c0.to(dtype)
+        c_last = c0.to(dtype).clone() if active is not None else None  # the cells of drawings that have ended
         for t in range(T):
-            gates = gates_of(hx[t]).to(dtype)  # (B, 4H)
+            b = B if active is None else active[t]  # rows [0, b) still drawing (lengths sorted, longest first)
+            if b < c.shape[0]:  # rows [b, b_prev) ended: their state stays put from here on
+                c_last[b : c.shape[0]] = c[b:]
+                c = c[:b]
+            if b < B:
+                hx[t + 1, b:, :H] = hx[t, b:, :H]
+            if b == 0:
+                saved.append(None)
+                continue
+            gates = gates_of(hx[t, :b]).to(dtype)  # (b, 4H)
             if per_drawing:
-                gates += static_gates
-            mask = None if masks is None else masks[t]
-            c, kept = pointwise.step(gates, c, mask, hx[t + 1, :, :H], keep)
+                gates += static_gates[:b]
+            mask = None if masks is None else masks[t, :b]
+            c, kept = pointwise.step(gates, c, mask, hx[t + 1, :b, :H], keep)
             if keep:
                 saved.append(kept)
+        if c_last is not None:
+            c_last[: c.shape[0]] = c
+            c = c_last
         if keep:
-            ctx.saved, ctx.hx, ctx.pointwise = saved, hx, pointwise
+            ctx.saved, ctx.hx, ctx.pointwise, ctx.active = saved, hx, pointwise, active
             ctx.save_for_backward(w_x, w_h)
             ctx.static_dim = None if static_gates is None else static_gates.dim()
         return hx[1:, :, :H], c
@@ -333,7 +355,7 @@ class FusedLSTM(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_out, d_c_last):
         w_x, w_h = ctx.saved_tensors
-        hx, pointwise = ctx.hx, ctx.pointwise
+        hx, pointwise, active = ctx.hx, ctx.pointwise, ctx.active
         T, B, H = d_out.shape
         n = w_x.shape[0]
         dh_of = _MatmulByFixedWeight(w_h.t(), B)  # dL/dh_{t-1} = dG_t W_h^T
@@ -346,88 +368,33 @@ class FusedLSTM(torch.autograd.Function):
         dh, dc = d_out[T - 1], d_c_last
         for t in range(T - 1, -1, -1):
             # here dh = dL/dh_t, and dc = dL/dc_t through c_{t+1} (or the final state)
+            b = B if active is None else active[t]
             dg = d_gates[t % K]
-            dc = pointwise.backward(ctx.saved[t], dh, dc, dg, sums)
+            if b < B:  # a row that has ended holds its state: dL/dh and dL/dc pass through unchanged
+                dg[b:] = 0
+            if b > 0:
+                part = None if sums is None else sums.prefix(b)
+                dc_b = pointwise.backward(ctx.saved[t], dh[:b], dc[:b], dg[:b], part)
+                dh_b = dh_of(dg[:b])
+                dc = dc_b if b == B else torch.cat([dc_b, dc[b:]])
+                dh = dh_b if b == B else torch.cat([dh_b, dh[b:]])
+            elif t == T - 1:
+                dh = dh.clone()  # d_out's own row: added to below, never in place
             d_static += dg
-            dh = dh_of(dg)
             if t > 0:
                 dh += d_out[t - 1]
             if t % K == 0:  # the chunk of steps t .. t+k-1 is complete: its share of the weight gradient
                 k = min(K, T - t)
                 dg_chunk = d_gates[:k].view(k * B, 4 * H)
-                d_w.addmm_(hx[t : t + k].reshape(k * B, H + n).t(), dg_chunk)
+                if active is None or active[t + k - 1] == B:
+                    d_w.addmm_(hx[t : t + k].reshape(k * B, H + n).t(), dg_chunk)
+                else:  # only the rows still drawing: the others' dG are zero
+                    rows = [(s, active[s]) for s in range(t, t + k) if active[s] > 0]
+                    if rows:
+                        d_w.addmm_(torch.cat([hx[s, :b_s] for s, b_s in rows]).t(),
+                                   torch.cat([d_gates[s - t, :b_s] for s, b_s in rows]))
                 if d_x is not None:
                     torch.mm(dg_chunk, w_x.t(), out=d_x[t : t + k].view(k * B, n))
         d_norm = sums.totals() if sums is not None else (None,) * 4
         d_static = {None: None, 1: d_static.sum(0), 2: d_static}[ctx.static_dim]
-        return (d_x, d_w[H:], d_static, dh, dc, d_w[:H], *d_norm, None, None, None)
-
-
-class _PointwiseFunction(torch.autograd.Function):
-    """One step's point-wise part as one autograd node: ``(gates, c) -> (h, c')`` (see :class:`FusedStep`)."""
-
-    @staticmethod
-    def forward(ctx, gates, c, mask, gate_gamma, gate_beta, cell_gamma, cell_beta, pointwise):
-        keep = any(ctx.needs_input_grad)
-        h = c.new_empty(c.shape)
-        c, kept = pointwise.step(gates.clone(), c, mask, h, keep)  # the native kernel normalises gates in place
-        if keep:
-            ctx.pointwise, ctx.kept = pointwise, kept
-        return h, c
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, dh, dc):
-        B, H = dh.shape
-        sums = _NormGradSums(dh, B, H) if ctx.pointwise.layer_norm else None
-        d_gates = dh.new_empty(B, 4 * H)
-        dc_prev = ctx.pointwise.backward(ctx.kept, dh, dc, d_gates, sums)
-        d_norm = sums.totals() if sums is not None else (None,) * 4
-        return (d_gates, dc_prev, None, *d_norm, None)
-
-
-class FusedStep:
-    """:meth:`LSTMCell.step` under autograd, with the point-wise part one node with a hand-written backward.
-
-    For loops that must stay under autograd step by step, such as the
-    influence-layer decoder, whose extra input depends on ``h``. Build one per
-    forward pass (it precomputes constants from the cell's parameters).
-    """
-
-    def __init__(self, cell: LSTMCell):
-        self.cell, self.pointwise = cell, _fastest(_PointwiseStep.of(cell), cell.w_h, build=torch.is_grad_enabled())
-        self.norm = (None,) * 4
-        if cell.layer_norm:
-            self.norm = (cell.gate_gamma, cell.gate_beta, cell.cell_gamma, cell.cell_beta)
-
-    def __call__(self, xw: torch.Tensor, h: torch.Tensor, c: torch.Tensor, mask: torch.Tensor | None = None,
-                 extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        gates = torch.addmm(xw, h, self.cell.w_h)
-        if extra is not None:
-            gates = torch.addmm(gates, extra, self.cell.w_extra)
-        return _PointwiseFunction.apply(gates, c, mask, *self.norm, self.pointwise)
-
-
-class InferenceStep:
-    """:meth:`LSTMCell.step` for decoding ``batch_size`` drawings without autograd, one step at a time.
-
-    Same mathematics, cheaper point-wise ops (:class:`_PointwiseStep`) and, on
-    CPUs, a pre-packed recurrent weight. It takes a snapshot of the cell's
-    parameters when it is built: build a new one after changing them.
-    """
-
-    @torch.no_grad()
-    def __init__(self, cell: LSTMCell, batch_size: int):
-        self.cell, self.pointwise = cell, _fastest(_PointwiseStep.of(cell), cell.w_h, build=False)
-        self.recurrent = _MatmulByFixedWeight(cell.w_h, batch_size)
-
-    @torch.no_grad()
-    def __call__(self, xw: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
-                 extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``xw: (B, 4H)`` projected input, ``h, c: (B, H)`` -> the next ``(h, c)``."""
-        gates = self.recurrent.add_to(xw, h)
-        if extra is not None:
-            gates.addmm_(extra, self.cell.w_extra)
-        h = c.new_empty(c.shape)
-        c, _ = self.pointwise.step(gates, c, None, h, False)
-        return h, c
+        return (d_x, d_w[H:], d_static, dh, dc, d_w[:H], *d_norm, None, None, None, None)

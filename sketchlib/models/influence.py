@@ -70,18 +70,22 @@ class _CollectValuesGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, values, record):
         ctx.set_materialize_grads(False)
-        ctx.record, ctx.width = record, values.shape[1]
+        ctx.record, ctx.width, ctx.rows = record, values.shape[1], values.shape[0]
         return values.view_as(values)
 
     @staticmethod
     def backward(ctx, grad):
         record, ctx.record = ctx.record, None
         if record:
-            # (B, 2R, T_enc): g_scores_j and alpha_j, zero past each step's window (see _Attend)
-            left = record[0][0].new_zeros(record[0][0].shape[0], len(record), ctx.width)
-            for i, r in enumerate(record):
-                left[:, i, : r[0].shape[1]] = r[0]
-            right = torch.stack([r[1] for r in record], dim=1)  # (B, 2R, n_a): q_j and g_mu_j
+            # (B, 2R, T_enc): g_scores_j and alpha_j, zero past each step's window (see _Attend) and in the
+            # rows a packed step left out (drawings that had ended)
+            B, n_a = grad.shape[0] if grad is not None else ctx.rows, record[0][1].shape[1]
+            left = record[0][0].new_zeros(B, len(record), ctx.width)
+            right = record[0][1].new_zeros(B, len(record), n_a)  # (B, 2R, n_a): q_j and g_mu_j
+            for i, (g_or_alpha, q_or_g_mu) in enumerate(record):
+                b, width = g_or_alpha.shape
+                left[:b, i, :width] = g_or_alpha
+                right[:b, i] = q_or_g_mu
             from_steps = torch.bmm(left.transpose(1, 2), right)
             grad = from_steps if grad is None else grad + from_steps
             record.clear()
@@ -137,6 +141,25 @@ class InfluenceContext:
         self.last = last  # (B,) index of each drawing's last point
         self.positions = torch.arange(values.shape[1], device=values.device)
         self.reach = int(last.max()) + 1 if len(last) else 1  # positions any drawing may attend to (one host sync)
+        self._prefixes: dict[int, InfluenceContext] = {}
+
+    def prefix(self, b: int) -> "InfluenceContext":
+        """The context of the first ``b`` drawings (the rows still drawing at a step of a packed batch).
+
+        It shares the values' gradient record, so every step's gradient reaches the full context's values.
+        """
+        if b == self.values.shape[0]:
+            return self
+        if b not in self._prefixes:
+            part = object.__new__(InfluenceContext)
+            part.record, part.values, part.last, part.positions = self.record, self.values[:b], self.last[:b], \
+                self.positions
+            if "_last_cpu" not in self.__dict__:
+                self._last_cpu = self.last.cpu()
+            part.reach = int(self._last_cpu[:b].max()) + 1 if b else 1
+            part._prefixes = {}
+            self._prefixes[b] = part
+        return self._prefixes[b]
 
 
 class InfluenceLayer(nn.Module):

@@ -55,11 +55,12 @@ def _cpu_tag() -> str:
 def build_directory() -> tuple[str, Path]:
     """The extension's name and the folder its build lands in.
 
-    The name hashes the CPU, the source, the flags and the torch version, so the
+    The name hashes the CPU, the source and its path, the flags and the torch version, so the
     folder holds exactly one build, ``<name>.so``, and whether it exists says whether
     loading needs a compiler run (about 25 s) or only an import.
     """
-    key = _cpu_tag() + _SOURCE.read_text() + " ".join(_FLAGS) + torch.__version__
+    # the source's path too: ninja rebuilds when the build file names another checkout's source
+    key = _cpu_tag() + str(_SOURCE) + _SOURCE.read_text() + " ".join(_FLAGS) + torch.__version__
     name = f"sketchlib_lstm_step_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
     root = os.environ.get("TORCH_EXTENSIONS_DIR")
     if root is None:

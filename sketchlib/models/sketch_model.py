@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from sketchlib.losses import all_losses
-from sketchlib.models.cells import BiRNN, LSTMCell, run_recurrent
+from sketchlib.losses import all_losses, packed_positions
+from sketchlib.models.cells import BiRNN, LSTMCell, active_rows, run_recurrent
 from sketchlib.models.config import SketchConfig
 from sketchlib.models.encoders import CNNEncoder, RasterAutoencoder
-from sketchlib.models.fused import FusedStep
+from sketchlib.models.fused_step import FusedStep
 from sketchlib.models.influence import InfluenceContext, InfluenceLayer
 from sketchlib.models.mdn import MixtureHead, MixtureParams
 
@@ -160,15 +160,35 @@ class SketchModel(nn.Module):
         ``start_step`` is the index of the first input (the influence layer's ``j``),
         so decoding can resume where an earlier call stopped.
         """
+        h, state, mu_a, alpha = self.decoder_states(inputs5, lat, onehot, state, start_step, sample_influence)
+        return self.mixture(h), state, mu_a, alpha
+
+    def decoder_states(
+        self,
+        inputs5: torch.Tensor,
+        lat: Latent,
+        onehot: torch.Tensor | None = None,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
+        start_step: int = 0,
+        sample_influence: bool = True,
+        lengths: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
+        """:meth:`decode` up to the mixture head: ``(h (B, T, H), final state, mu_a, alpha)``.
+
+        ``lengths`` (rows sorted longest first): run each row only over its first
+        ``lengths[b]`` inputs and keep its state after them (a packed batch; the
+        influence layer's ``mu_a`` and ``alpha`` are zero at the steps left out).
+        """
         B, T, _ = inputs5.shape
         if state is None:
             state = self.initial_state(lat.z, B)
         static = self.static_input(lat.z, onehot)  # [z; c], the same at every step
         if self.influence is None:
-            outputs, state = run_recurrent(self.decoder, inputs5, state, static)  # the fused loop (fused.FusedLSTM)
-            return self.mixture(outputs), state, None, None
+            outputs, state = run_recurrent(self.decoder, inputs5, state, static, lengths=lengths)  # fused.FusedLSTM
+            return outputs, state, None, None
         xw = self.decoder.split_projection(inputs5, static)  # (T, B, 4H)
-        return self._decode_with_influence(xw, lat, state, start_step, sample_influence)
+        active = None if lengths is None else active_rows(lengths, T)
+        return self._decode_with_influence(xw, lat, state, start_step, sample_influence, active)
 
     def _decode_with_influence(
         self,
@@ -177,8 +197,12 @@ class SketchModel(nn.Module):
         state: tuple[torch.Tensor, torch.Tensor],
         start_step: int,
         sample_influence: bool,
-    ) -> tuple[MixtureParams, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
-        """The step loop under autograd: ``a_d`` of step ``j`` depends on ``h_{j-1}`` (eq. 9-11)."""
+        active: tuple[int, ...] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
+        """The step loop under autograd: ``a_d`` of step ``j`` depends on ``h_{j-1}`` (eq. 9-11).
+
+        ``active[t]``: only rows ``[0, active[t])`` step at ``t`` (a packed batch); the others keep their state.
+        """
         T, B = xw.shape[0], xw.shape[1]
         step = FusedStep(self.decoder) if self.decoder.fused else self.decoder.step
         masks = self.decoder.dropout_masks(T, B, xw)
@@ -189,23 +213,41 @@ class SketchModel(nn.Module):
         if sample_influence:
             noise = torch.randn(T, B, self.cfg.influence_size, device=xw.device, dtype=xw.dtype)
         for t in range(T):
-            a, mu_a, alpha = self.influence(h, lat.influence, start_step + t, None if noise is None else noise[t])
+            b = B if active is None else active[t]
+            if b == B:
+                a, mu_a, alpha = self.influence(h, lat.influence, start_step + t, None if noise is None else noise[t])
+                h, c = step(xs[t], h, c, None if masks is None else masks[t], a)
+            else:  # rows [b, B) have ended: they keep (h, c), and their mu_a and alpha are zero
+                ctx = None if lat.influence is None else lat.influence.prefix(b)
+                a, mu_a, alpha = self.influence(h[:b], ctx, start_step + t, None if noise is None else noise[t, :b])
+                h_b, c_b = step(xs[t][:b], h[:b], c[:b], None if masks is None else masks[t, :b], a)
+                h, c = torch.cat([h_b, h[b:]]), torch.cat([c_b, c[b:]])
+                if mu_a is not None:
+                    mu_a = torch.cat([mu_a, mu_a.new_zeros(B - b, mu_a.shape[1])])
+                    alpha = torch.cat([alpha, alpha.new_zeros(B - b, alpha.shape[1])])
             if mu_a is not None:
                 mus.append(mu_a)
                 alphas.append(alpha)
-            h, c = step(xs[t], h, c, None if masks is None else masks[t], a)
             outs.append(h)
-        params = self.mixture(torch.stack(outs, dim=1))
         mu_a = torch.stack(mus, dim=1) if mus else None
         alpha = torch.stack(alphas, dim=1) if alphas else None
-        return params, (h, c), mu_a, alpha
+        return torch.stack(outs, dim=1), (h, c), mu_a, alpha
 
     # ------------------------------------------------------------------ training
     def forward(self, batch: dict) -> dict:
+        """The training pass. A packed batch (``batch["packed"]``, rows sorted longest first) runs the decoder
+        and the mixture head only over each drawing's points and first end rows (``SketchConfig.pack``)."""
         lat = self.encode(batch, sample=True)
         strokes5 = batch["strokes5"]
-        params, _, mu_a, alpha = self.decode(strokes5[:, :-1], lat, batch.get("onehot"))
-        return {"params": params, "latent": lat, "mu_a": mu_a, "alpha": alpha}
+        inputs = strokes5[:, :-1]
+        if not batch.get("packed"):
+            params, _, mu_a, alpha = self.decode(inputs, lat, batch.get("onehot"))
+            return {"params": params, "latent": lat, "mu_a": mu_a, "alpha": alpha}
+        packed = packed_positions(batch["lengths"], inputs.shape[1], self.cfg.max_seq_len, self.cfg.pack_end_rows,
+                                  inputs.dtype)
+        h, _, mu_a, alpha = self.decoder_states(inputs, lat, batch.get("onehot"), lengths=packed.steps)
+        params = self.mixture(h.reshape(-1, h.shape[-1])[packed.rows])  # (N, M): the positions the loss counts
+        return {"params": params, "latent": lat, "mu_a": mu_a, "alpha": alpha, "packed": packed}
 
     def compute_losses(self, batch: dict, kl_weight: float) -> dict[str, torch.Tensor]:
         """All loss terms of eq. 12-14 for one batch (:func:`sketchlib.losses.all_losses`); ``'total'`` is what
