@@ -141,14 +141,14 @@ def test_full_presets_keep_magentas_per_step_rates():
     assert cfg.schedule == "magenta" and not cfg.bucket and not cfg.pack
     assert kl_weight_at(cfg, 1000) == pytest.approx(0.5 - (0.5 - 0.01) * 0.99995**1000)
     assert learning_rate_at(cfg, 1000) == pytest.approx((1e-3 - 1e-5) * 0.9999**1000 + 1e-5)
-    assert preset("sketch_rnn-small").schedule == "budget" and preset("aisketcher-small").pack
+    assert preset("sketch_rnn-small").schedule == "budget" and preset("aisketcher-small").bucket
 
 
 def test_checkpoints_record_the_schedule_that_trained_them(tmp_path):
     data = SketchSplits(walks(40, 0), walks(16, 1), walks(16, 2))
     Trainer(tiny(num_steps=5), data, tmp_path, progress=False).train()
     cfg = load_checkpoint(tmp_path / "last.pt")["config"]
-    assert (cfg.schedule, cfg.kl_anneal_fraction, cfg.bucket, cfg.pack) == ("budget", 0.4, False, True)
+    assert (cfg.schedule, cfg.kl_anneal_fraction, cfg.bucket, cfg.pack) == ("budget", 0.4, True, False)
 
 
 def test_configs_written_before_the_schedule_fields_load_as_magenta_and_uniform():

@@ -33,7 +33,7 @@ def data() -> SketchSplits:
 
 def tiny(**overrides):
     """sketch_rnn-small shrunk; batches of 7 from 40 drawings, so that an epoch ends with a batch of 5
-    (shares 2 + 3 on two ranks). Packed batches and augmentation on, as the preset trains."""
+    (shares 2 + 3 on two ranks). Length buckets and augmentation on, as the preset trains."""
     sizes = dict(enc_rnn_size=16, dec_rnn_size=32, z_size=8, num_mixture=3, batch_size=7, eval_every=4,
                  eval_batches=2, num_steps=8)
     return preset("sketch_rnn-small", **{**sizes, **overrides})
@@ -137,6 +137,14 @@ def test_rank_0_alone_writes_the_log_and_the_checkpoints(deterministic_runs):
     lines = (out / "log.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == list(range(1, 9))  # one record per step, not one per rank
     assert len(load_checkpoint(out / "last.pt")["rng"]["ranks"]) == 2  # both ranks' generators, for resuming
+
+
+def test_packed_batches_dealt_to_two_processes_follow_the_one_process_trajectory(tmp_path):
+    # each rank takes every other row of the sorted global batch (batches.shard), and its loops stop at its rows' ends
+    cfg = tiny(**DETERMINISTIC, pack=True, bucket=False, pack_full_every=3)
+    one, two = train_one(cfg, tmp_path / "one", 6), train_ranks(2, cfg, tmp_path / "two", 6)
+    for key in ("train_total", "train_l_s", "train_l_p", "grad_norm"):
+        np.testing.assert_allclose(losses(two, key), losses(one, key), rtol=2e-5, err_msg=key)
 
 
 def test_a_stopped_and_resumed_two_process_run_repeats_the_uninterrupted_one(deterministic_runs, tmp_path):

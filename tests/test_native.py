@@ -177,3 +177,17 @@ def test_build_native_command_fails_clearly_when_disabled(monkeypatch, capsys):
     monkeypatch.setenv("SKETCHLIB_NATIVE", "0")
     assert main(["build-native"]) != 0
     assert "SKETCHLIB_NATIVE=0" in capsys.readouterr().err
+
+
+def test_a_lock_left_by_a_killed_build_does_not_block_the_next_load(monkeypatch, tmp_path):
+    # torch's build lock is a plain file; a build killed half-way (Ctrl-C) leaves it, and torch then waits forever
+    import torch.utils.cpp_extension as ext
+
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    name, folder = native.build_directory()
+    folder.mkdir(parents=True)
+    (folder / "lock").touch()
+    seen = []
+    monkeypatch.setattr(ext, "load", lambda **kw: seen.append((folder / "lock").exists()) or "built")
+    assert native.kernels() == "built" and seen == [False]

@@ -21,6 +21,7 @@ autocast uses them; GPUs and float64 (the gradchecks) take the Python kernels.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -70,6 +71,29 @@ def build_directory() -> tuple[str, Path]:
     return name, Path(root) / "sketchlib" / name
 
 
+@contextlib.contextmanager
+def _build_lock(folder: Path):
+    """Hold an OS lock on the build folder while loading or building.
+
+    torch's own lock is a file that a build killed half-way (Ctrl-C, a killed
+    process) leaves behind, and every later load then waits for it forever.
+    An ``flock`` dies with its process; whoever holds it is the only one
+    building, so a torch lock file found then is stale and is removed.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: torch's lock alone
+        yield
+        return
+    with open(folder / "sketchlib.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            (folder / "lock").unlink(missing_ok=True)
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def is_built() -> bool:
     """Whether this machine has the compiled kernels on disk (or they are loaded already)."""
     if _state.get("module") is not None:
@@ -99,8 +123,9 @@ def kernels(build: bool = True):
 
             name, folder = build_directory()
             folder.mkdir(parents=True, exist_ok=True)
-            _state["module"] = load(name=name, sources=[str(_SOURCE)], extra_cflags=_FLAGS,
-                                    build_directory=str(folder), verbose=False)
+            with _build_lock(folder):
+                _state["module"] = load(name=name, sources=[str(_SOURCE)], extra_cflags=_FLAGS,
+                                        build_directory=str(folder), verbose=False)
         except Exception as e:  # no compiler, no ninja, a failed build: the Python kernels still work
             warnings.warn(f"sketchlib: the native LSTM kernels ({_SOURCE.name}) could not be built, so training "
                           f"uses the slower Python kernels ({type(e).__name__}: {str(e)[:300]}). Install a C++ "
