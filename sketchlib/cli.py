@@ -22,6 +22,8 @@ import threading
 import typing
 from pathlib import Path
 
+from sketchlib.cli_help import _EPILOG, _EVALUATE_EPILOG, _SAMPLE_EPILOG, _TRAIN_EPILOG
+
 __all__ = ["main", "build_parser", "parse_overrides"]
 
 log = logging.getLogger("sketchlib")
@@ -287,9 +289,6 @@ def cmd_evaluate(args) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-
-from sketchlib.cli_help import _EPILOG, _EVALUATE_EPILOG, _SAMPLE_EPILOG, _TRAIN_EPILOG  # noqa: E402
-
 
 def cmd_export(args) -> int:
     from sketchlib.export import export_checkpoint

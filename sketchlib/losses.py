@@ -120,8 +120,8 @@ def pen_loss(params: "MixtureParams", target: torch.Tensor, n_max: int, per_draw
 class Packed(NamedTuple):
     """The decoder positions a packed batch computes (:func:`packed_positions`)."""
 
-    rows: torch.Tensor  # (N,) indices into the (B * T) flattened positions: each drawing's points and end row
-    is_point: torch.Tensor  # (N,) 1 at a point (i < N_s), 0 at the end row
+    rows: torch.Tensor  # (N,) indices into the (B * T) flattened positions: each drawing's points and end rows
+    is_point: torch.Tensor  # (N,) 1 at a point (i < N_s), 0 at an end row
     pen_weight: torch.Tensor  # (N,) 1 except at a drawing's last computed row, which stands for the padding
     batch_size: int
     steps: torch.Tensor  # (B,) the decoder steps each drawing runs: its points and end rows
@@ -135,8 +135,8 @@ def packed_positions(lengths: torch.Tensor, steps: int, n_max: int, end_rows: in
     up to ``N_max``: past it the packed decoder keeps its state, so its
     prediction there would be the same (as :func:`pen_loss`'s weight on a short
     batch's last row). A drawing gets fewer end rows where ``steps`` ends first, and
-    one of exactly ``N_max`` points none, as in the paper.
-    ``rows.lengths`` of the result: how many decoder steps each drawing runs.
+    one of exactly ``N_max`` points none, as in the paper. The result's ``steps``
+    is how many decoder steps each drawing runs.
     """
     positions = torch.arange(steps, device=lengths.device).unsqueeze(0)
     L = lengths.unsqueeze(1)

@@ -207,10 +207,15 @@ def run_recurrent(
     return outputs.transpose(0, 1), (outputs[-1], c)
 
 
+def _longest_first(lengths: torch.Tensor) -> bool:
+    """Whether ``lengths`` are sorted longest first (one host sync)."""
+    return len(lengths) < 2 or not bool((lengths[1:] > lengths[:-1]).any())
+
+
 def active_rows(lengths: torch.Tensor, steps: int) -> tuple[int, ...]:
     """How many rows are still running at each of ``steps`` steps, for ``lengths`` sorted longest first."""
     L = lengths.detach().to("cpu", torch.int64)
-    if len(L) > 1 and bool((L[1:] > L[:-1]).any()):
+    if not _longest_first(L):
         raise ValueError(f"a packed loop needs the rows sorted by length, longest first; got lengths {L.tolist()}")
     return tuple(int(k) for k in (L.unsqueeze(0) > torch.arange(steps).unsqueeze(1)).sum(1))
 
@@ -254,11 +259,6 @@ def _reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
     L = lengths.to(x.device).unsqueeze(1)
     idx = torch.where(t < L, L - 1 - t, t)
     return x.gather(1, idx.view(B, T, *([1] * (x.dim() - 2))).expand_as(x))
-
-
-def _longest_first(lengths: torch.Tensor) -> bool:
-    """Whether ``lengths`` are sorted longest first (one host sync)."""
-    return len(lengths) < 2 or not bool((lengths[1:] > lengths[:-1]).any())
 
 
 class BiRNN(nn.Module):

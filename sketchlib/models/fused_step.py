@@ -24,8 +24,8 @@ class _PointwiseFunction(torch.autograd.Function):
     """One step's point-wise part as one autograd node: ``(gates, c) -> (h, c')`` (see :class:`FusedStep`)."""
 
     @staticmethod
-    def forward(ctx, gates, c, mask, gate_gamma, gate_beta, cell_gamma, cell_beta, pointwise):
-        keep = any(ctx.needs_input_grad)
+    def forward(ctx, gates, c, mask, gate_gamma, gate_beta, cell_gamma, cell_beta, pointwise, grad_enabled=True):
+        keep = grad_enabled and any(ctx.needs_input_grad)  # as FusedLSTM: the caller says whether grad mode is on
         h = c.new_empty(c.shape)
         c, kept = pointwise.step(gates.clone(), c, mask, h, keep)  # the native kernel normalises gates in place
         if keep:
@@ -40,7 +40,7 @@ class _PointwiseFunction(torch.autograd.Function):
         d_gates = dh.new_empty(B, 4 * H)
         dc_prev = ctx.pointwise.backward(ctx.kept, dh, dc, d_gates, sums)
         d_norm = sums.totals() if sums is not None else (None,) * 4
-        return (d_gates, dc_prev, None, *d_norm, None)
+        return (d_gates, dc_prev, None, *d_norm, None, None)
 
 
 class FusedStep:
@@ -62,7 +62,7 @@ class FusedStep:
         gates = torch.addmm(xw, h, self.cell.w_h)
         if extra is not None:
             gates = torch.addmm(gates, extra, self.cell.w_extra)
-        return _PointwiseFunction.apply(gates, c, mask, *self.norm, self.pointwise)
+        return _PointwiseFunction.apply(gates, c, mask, *self.norm, self.pointwise, torch.is_grad_enabled())
 
 
 class InferenceStep:
