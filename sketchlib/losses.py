@@ -178,23 +178,27 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
 
 
-def kl_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """``l_z``: KL(N(mu, sigma^2) || N(0, I)) divided by ``N_z``, averaged over the batch."""
+def kl_gaussian(mu: torch.Tensor, logvar: torch.Tensor, per_drawing: bool = False) -> torch.Tensor:
+    """``l_z``: KL(N(mu, sigma^2) || N(0, I)) divided by ``N_z``, averaged over the batch (or ``(B,)`` per drawing)."""
     # l_z = -1/(2 N_z) sum_k (1 + log sigma_k^2 - mu_k^2 - sigma_k^2)        (Sketch-RNN eq. 10, AI-Sketcher eq. 14)
-    return gaussian_kl(mu, logvar).mean()
+    kl = gaussian_kl(mu, logvar)
+    return kl.mean(1) if per_drawing else kl.mean()
 
 
-def influence_kl(mu_a: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def influence_kl(mu_a: torch.Tensor, lengths: torch.Tensor, per_drawing: bool = False) -> torch.Tensor:
     """``l_a``: KL(N(mu_a, sigma_a^2) || N(0, I)) averaged over ``n_a`` and the valid steps.
 
     ``mu_a: (B, T, n_a)``, the influence layer's means at every decoding step;
-    the steps past each drawing's length do not count.
+    the steps past each drawing's length do not count. ``per_drawing``: ``(B,)``, each drawing's
+    mean over its own steps (the batch's value weights the drawings by their lengths).
     """
     mask = length_mask(lengths.to(mu_a.device), mu_a.shape[1])
     # log sigma_a^2 = tanh(mu_a)                                             (AI-Sketcher eq. 10)
     logvar = torch.tanh(mu_a)
     per_step = gaussian_kl(mu_a, logvar).mean(dim=2)
     # l_a = 1/N_s sum_{j <= N_s} 1/n_a sum KL(N(mu_a,j, sigma_a,j^2) || N(0, I))    (AI-Sketcher eq. 14)
+    if per_drawing:
+        return (per_step * mask).sum(1) / mask.sum(1).clamp(min=1)
     return (per_step * mask).sum() / mask.sum().clamp(min=1)
 
 

@@ -509,3 +509,36 @@ def test_slerp_keeps_the_norm_between_equal_norm_latents():
     lin = interpolate(z0, z1, 7, "linear")
     assert lin.norm(dim=1)[3] < z0.norm() * 0.99
     assert torch.allclose(slerp(z0, z0, 0.3), z0)
+
+
+@pytest.mark.parametrize("name", ["sketch_rnn-small", "aisketcher-small", "sketch_pix2seq-small"])
+def test_per_drawing_losses_average_to_the_batch_losses(name, data):
+    """evaluation.per_drawing_losses splits all_losses by drawing: l_r and l_z average to the batch values,
+    l_a does so weighted by the drawings' lengths (as the batch value counts steps), and bound = l_r + l_kl."""
+    from sketchlib.evaluation import per_drawing_losses
+    from sketchlib.losses import all_losses
+    from sketchlib.sampling import make_batch
+
+    torch.manual_seed(0)
+    cfg = tiny(name)
+    model = SketchModel(cfg).eval()
+    drawings, labels = data.drawings[:6], list(data.labels[:6])
+    per = per_drawing_losses(model, {"scale": 1.0}, drawings, labels, seed=3)
+    batch = make_batch(model, drawings, 1.0, labels)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        whole = all_losses(model(batch), batch, cfg, kl_weight=1.0)
+    assert per["l_r"].shape == (6,) and np.allclose(per["bound"], per["l_r"] + per["l_kl"])
+    assert per["l_r"].mean() == pytest.approx(float(whole["l_r"]), rel=1e-5)
+    if cfg.influence:  # l_kl = l_z + beta l_a per drawing; recover the batch l_kl with l_a length-weighted
+        lengths = batch["lengths"].numpy().astype(float)
+        with torch.no_grad():
+            lat = model.encode(batch, sample=False)
+        l_z = -0.5 * (1 + lat.logvar - lat.mu ** 2 - lat.logvar.exp()).mean(1).numpy()
+        l_a = (per["l_kl"] - l_z) / cfg.influence_beta
+        weighted = float(l_z.mean() + cfg.influence_beta * (l_a * lengths).sum() / lengths.sum())
+        assert weighted == pytest.approx(float(whole["l_kl"]), rel=1e-4)
+    else:
+        assert per["l_kl"].mean() == pytest.approx(float(whole["l_kl"]), rel=1e-5, abs=1e-7)
+    if not cfg.variational:
+        assert np.all(per["l_kl"] == 0)

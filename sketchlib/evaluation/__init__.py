@@ -8,6 +8,7 @@ module                                    what it measures
 :mod:`~sketchlib.evaluation.study`        the user study (experiment 3): machine raters, the ratings' analysis
 :mod:`~sketchlib.evaluation.diversity`    generation diversity (Figure 5): perceptual-hash distances, t-test
 :mod:`~sketchlib.evaluation.intervals`    the confidence intervals all of them report (Wilson, Student's t)
+:mod:`~sketchlib.evaluation.likelihood`   losses of single drawings (l_r, l_kl, the bound), for paired comparisons
 ========================================  =======================================================================
 
 Every name is importable from here as well: ``from sketchlib.evaluation import RasterClassifier, mean_ci``.
@@ -29,6 +30,7 @@ from sketchlib.evaluation.diversity import (
 )
 from sketchlib.evaluation.intervals import mean_ci, wilson_interval
 from sketchlib.evaluation.latent import LatentCoherence, latent_coherence, latent_vectors, silhouette, tsne_embedding
+from sketchlib.evaluation.likelihood import per_drawing_losses
 from sketchlib.evaluation.study import (
     LIKERT_EDGES,
     RatingAnalysis,
@@ -46,4 +48,5 @@ __all__ = [
     "LIKERT_EDGES", "likert_from_confidence", "train_machine_raters", "machine_ratings",
     "RatingAnalysis", "analyse_ratings", "apa_p",
     "phash_distance_matrix", "pairwise_distances", "mean_distance_per_drawing", "diversity_table",
+    "per_drawing_losses",
 ]
