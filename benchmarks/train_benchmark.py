@@ -384,7 +384,7 @@ def throughput_workers(preset_name: str, args) -> tuple[list[_Worker], list[tupl
     cfg = preset(preset_name)
     if not cfg.bucket and not cfg.pack:  # the full presets keep Sketch-RNN's N_max batches; packing is one --set away
         workers.append(Worker(f"now {t}t buckets", now, preset_name, data, t, sets=("bucket=true",)))
-        workers.append(Worker(f"now {t}t packed", now, preset_name, data, t, sets=("pack=true",)))
+        workers.append(Worker(f"now {t}t packed", now, preset_name, data, t, sets=("pack=true", "bucket=false")))
         ratios += [(f"now {t}t buckets", f"{base.name} {t}t"), (f"now {t}t packed", f"{base.name} {t}t"),
                    (f"now {t}t packed", f"now {t}t buckets")]
     elif cfg.pack:  # packed batches against the length buckets they replaced

@@ -80,6 +80,8 @@ def parse_overrides(items: list[str]) -> dict:
             raise CLIError(f"--set {item}: unknown config field '{key}'{hint} "
                            "(python -m sketchlib presets NAME lists every field)")
         out[key] = _parse_value(key, text.strip(), getattr(defaults, key), hints[key])
+    if out.get("pack") and "bucket" not in out:
+        out["bucket"] = False  # packed batches replace the -small presets' length buckets (SketchConfig.pack)
     return out
 
 

@@ -221,7 +221,7 @@ def test_packed_losses_equal_the_padded_ones_of_a_decoder_that_keeps_its_state(t
     from sketchlib.models import SketchModel
 
     torch.manual_seed(0)
-    cfg = tiny(max_seq_len=70, pack=True)
+    cfg = tiny(max_seq_len=70, pack=True, bucket=False)
     model = SketchModel(cfg).double().eval()  # eval: no dropout masks to match between the two passes
     batch = longest_first(SketchDataset(walks(7, 5), max_seq_len=70, pad_to="batch").batch(np.arange(7)))
     batch = {k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in batch.items()}
@@ -272,7 +272,7 @@ def test_a_packed_decoder_gives_each_drawing_what_decoding_it_alone_gives(name):
 
     torch.manual_seed(2)
     sizes = dict(enc_rnn_size=12, dec_rnn_size=16, z_size=6, num_mixture=3, influence_size=8, ae_z_size=5)
-    cfg = preset(name, max_seq_len=70, num_classes=2, pack=True, **sizes)
+    cfg = preset(name, max_seq_len=70, num_classes=2, pack=True, bucket=False, **sizes)
     model = SketchModel(cfg).double().eval()
     sketches = walks(6, 6)
     sketches = Sketches(sketches.drawings, np.array([0, 1, 1, 0, 1, 0]), ["a", "b"], "walks")
@@ -312,7 +312,7 @@ def test_packed_ai_sketcher_gradients_equal_the_readable_paths():
 
     torch.manual_seed(3)
     sizes = dict(enc_rnn_size=12, dec_rnn_size=16, z_size=6, num_mixture=3, influence_size=8, ae_z_size=5)
-    cfg = preset("aisketcher-small", max_seq_len=70, num_classes=1, pack=True, **sizes)
+    cfg = preset("aisketcher-small", max_seq_len=70, num_classes=1, pack=True, bucket=False, **sizes)
     fast = SketchModel(cfg).double().eval()
     slow = copy.deepcopy(fast)
     slow.influence.fused = False

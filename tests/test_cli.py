@@ -91,6 +91,19 @@ def test_set_values_are_typed_by_the_config():
     }
 
 
+def test_set_pack_turns_the_presets_length_buckets_off():
+    """--set pack=true alone gives packed batches over Sketch-RNN's uniform random batches, not packed buckets;
+    a config asking for both is refused with the fix in the message."""
+    from sketchlib.models import preset
+
+    assert parse_overrides(["pack=true"]) == {"pack": True, "bucket": False}
+    assert parse_overrides(["pack=true", "bucket=true"]) == {"pack": True, "bucket": True}
+    cfg = preset("sketch_rnn-small", **parse_overrides(["pack=true"]))
+    assert cfg.pack and not cfg.bucket
+    with pytest.raises(ValueError, match="set bucket=False with pack=True"):
+        preset("sketch_rnn-small", pack=True)
+
+
 def test_train_runs_end_to_end_and_writes_checkpoints_and_log(trained):
     assert (trained / "best.pt").is_file() and (trained / "last.pt").is_file()
     assert [r["step"] for r in read_log(trained)] == [1, 2, 3, 4]

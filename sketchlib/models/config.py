@@ -142,6 +142,9 @@ class SketchConfig:
             problems.append(f"influence_states={self.influence_states!r} must be 'forward' or 'both'")
         if len(self.cnn_channels) != len(self.cnn_strides):
             problems.append("cnn_channels and cnn_strides must have the same length")
+        if self.pack and self.bucket:
+            problems.append("pack=True and bucket=True: packed batches are the alternative to length buckets "
+                            "(they keep Sketch-RNN's uniform random batches); set bucket=False with pack=True")
         if self.pack_full_every < 0:
             problems.append(f"pack_full_every={self.pack_full_every} must be 0 (never) or a number of steps")
         if self.pack_end_rows < 1:
