@@ -121,6 +121,27 @@ def _check_sets(run: Run, where: str) -> None:
 
 # --------------------------------------------------------------------------- state of a run
 
+#: config fields the trainer sets from the data (not from the queue entry): never a mismatch
+_FROM_DATA = {"max_seq_len", "num_classes"}
+
+
+def config_mismatch(run: Run, folder: Path) -> list[str]:
+    """The settings in which the run folder's ``config.json`` differs from what the queue entry asks
+    (e.g. ``pack: False -> True`` after the entry gained ``--set pack=true``); empty when they agree or the
+    folder has no config. Resuming or shipping such a folder would ship a model the entry's command does
+    not make."""
+    from sketchlib.cli import parse_overrides
+    from sketchlib.models.config import preset
+
+    saved_file = folder / "config.json"
+    if not saved_file.exists():
+        return []
+    saved = json.loads(saved_file.read_text())
+    wanted = json.loads(json.dumps(preset(run.preset, **parse_overrides(run.set), num_steps=run.steps).to_dict()))
+    return [f"{k}: {saved[k]!r} -> {v!r}" for k, v in wanted.items()
+            if k in saved and k not in _FROM_DATA and saved[k] != v]
+
+
 
 def _last_step(folder: Path) -> int:
     """The step of ``folder/last.pt`` (0 without one)."""
@@ -373,6 +394,12 @@ def cmd_run(args) -> int:
         other = _running_elsewhere(run, runs_dir)
         if other is not None:
             log(f"{run.name}: already being trained by process {other}, skipped")
+            continue
+        changed = config_mismatch(run, folder)
+        if changed:
+            log(f"{run.name}: {folder} was trained with other settings than the queue entry asks "
+                f"({'; '.join(changed)}), skipped; to train it anew (the folder is kept, renamed) run the queue "
+                f"with --retrain {run.name}")
             continue
         if restore_state(run, folder, checkpoints):
             log(f"{run.name}: restored the shipped training state at step {_last_step(folder)}")

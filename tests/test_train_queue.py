@@ -149,6 +149,36 @@ def test_a_killed_queue_resumes_exactly_and_ships_the_finished_run(tmp_path):
     assert "already shipped" in third.communicate(timeout=120)[0]
 
 
+def test_a_run_folder_trained_with_other_settings_is_neither_resumed_nor_shipped(tmp_path):
+    """After an entry gains e.g. --set pack=true, its old run folder (finished or not) must not ship under the
+    new command: the queue names the changed settings and the --retrain that trains it anew."""
+    from sketchlib.models.config import preset
+
+    write_queue(tmp_path / "q.yml", [{"name": "tiny/walks", "preset": "sketch_rnn-small", "data": "faces",
+                                      "steps": 5, "set": ["pack=true"], "description": "a tiny test run"}])
+    run = train_queue.read_queue(tmp_path / "q.yml")[0]
+    folder = tmp_path / "runs" / run.stem
+    folder.mkdir(parents=True)
+    old = preset("sketch_rnn-small", num_steps=5, max_seq_len=40, num_classes=1)  # data-set fields may differ
+    (folder / "config.json").write_text(json.dumps(old.to_dict()))
+    assert train_queue.config_mismatch(run, folder) == ["bucket: True -> False", "pack: False -> True"]
+    same = preset("sketch_rnn-small", num_steps=5, pack=True, bucket=False, max_seq_len=40)
+    (folder / "config.json").write_text(json.dumps(same.to_dict()))
+    assert train_queue.config_mismatch(run, folder) == []
+    (folder / "config.json").write_text(json.dumps(old.to_dict()))
+    import torch
+
+    torch.save({"step": 5}, folder / "last.pt")  # finished: without the check the queue would ship it
+    ckpts = tmp_path / "ckpts"
+    ckpts.mkdir()
+    (ckpts / "registry.json").write_text("{}\n")
+    env = {**os.environ, "SKETCHLIB_CHECKPOINT_DIR": str(ckpts)}
+    out = _queue(tmp_path, ["run"], env).communicate(timeout=120)[0]
+    assert "other settings than the queue entry asks (bucket: True -> False; pack: False -> True)" in out, out
+    assert "--retrain tiny/walks" in out and "shipped" not in out
+    assert json.loads((ckpts / "registry.json").read_text()) == {}
+
+
 def test_a_saved_training_state_restores_into_an_empty_run_folder(tmp_path):
     run = train_queue.Run(name="tiny/walks", preset="sketch_rnn-small", data="x.npz", steps=10)
     folder, ckpts = tmp_path / "runs" / run.stem, tmp_path / "ckpts"
