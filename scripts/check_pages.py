@@ -187,6 +187,10 @@ def check_html(html: str, page: str, expected: int, max_line: int = MAX_LINE) ->
     if article is None:
         report.problems.append("no <article> element: not a Jupyter Book page")
         return report
+    body = soup.find("body")
+    if body is not None and body.get("data-default-mode") == "":
+        report.problems.append('the theme\'s default mode is empty: pydata-sphinx-theme logs "Got invalid theme mode" '
+                               "on a reader's first visit (set sphinx.config.html_context.default_mode in _config.yml)")
     report.figures = count_figures(article)
     if report.figures < expected:
         report.problems.append(

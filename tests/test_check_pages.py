@@ -139,6 +139,14 @@ def test_dollars_in_code_and_outputs_are_not_maths():
     assert problems(page(body)) == []
 
 
+def test_a_page_whose_theme_has_no_default_mode_fails():
+    """pydata-sphinx-theme writes <body data-default-mode=""> without html_context.default_mode, and its
+    script then logs an error on the reader's first visit."""
+    html = page(good_body())
+    assert problems(html.replace("<body>", '<body data-default-mode="auto">')) == []
+    assert any("default mode is empty" in p for p in problems(html.replace("<body>", '<body data-default-mode="">')))
+
+
 def test_a_page_without_an_article_fails():
     assert "no <article> element" in problems("<html><body><p>hi</p></body></html>")[0]
 
