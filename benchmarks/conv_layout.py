@@ -7,7 +7,8 @@ Times forward and backward of three convolutional parts at their preset sizes: A
 autoencoder (128x128, six 2x2 convolutions of 4-8 channels and their transposed mirror), Sketch-pix2seq's
 encoder (48x48) and the CNN-LSTM VAE's encoder (64x64, 3x3 kernels, 16-128 channels). Each part runs
 through the library (``sketchlib.models.encoders``: inputs and weights made channels-last on the fly)
-and through its own ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules in the default layout, on the same
+and through its own ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules in the default layout
+(``forward_reference``), on the same
 weights and rasters; the two are interleaved so that a busy machine slows both alike, and the table gives
 the best of ``--repeats`` runs of each, their ratio and the largest difference between their outputs.
 """
@@ -18,23 +19,8 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 
 from sketchlib.models.encoders import CNNEncoder, RasterAutoencoder
-
-
-def plain_encoder(enc: CNNEncoder, x: torch.Tensor) -> torch.Tensor:
-    for layer in enc.net:
-        x = layer.conv(F.pad(x, layer.pad)) if hasattr(layer, "conv") else layer(x)
-    return x.flatten(1)
-
-
-def plain_autoencoder(ae: RasterAutoencoder, x: torch.Tensor) -> torch.Tensor:
-    h = torch.relu(ae.from_z(torch.tanh(ae.to_z(plain_encoder(ae.encoder, x))))).view(-1, *ae.encoder.out_shape)
-    for k, (deconv, size) in enumerate(zip(ae.deconvs, ae.out_sizes)):
-        h = deconv(h)[..., :size, :size]
-        h = torch.sigmoid(h) if k == len(ae.deconvs) - 1 else torch.relu(h)
-    return h
 
 
 def parts():
@@ -43,9 +29,9 @@ def parts():
     pix = CNNEncoder(48)
     vae = CNNEncoder(64, (16, 32, 64, 128), (2, 2, 2, 2), kernel=3)
     return [
-        ("AI-Sketcher autoencoder, 128x128", 128, lambda x: ae(x)[1], lambda x: plain_autoencoder(ae, x)),
-        ("Sketch-pix2seq encoder, 48x48", 48, pix, lambda x: plain_encoder(pix, x)),
-        ("CNN-LSTM VAE encoder, 64x64", 64, vae, lambda x: plain_encoder(vae, x)),
+        ("AI-Sketcher autoencoder, 128x128", 128, lambda x: ae(x)[1], lambda x: ae.forward_reference(x)[1]),
+        ("Sketch-pix2seq encoder, 48x48", 48, pix, pix.forward_reference),
+        ("CNN-LSTM VAE encoder, 64x64", 64, vae, vae.forward_reference),
     ]
 
 

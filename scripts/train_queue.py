@@ -142,7 +142,6 @@ def config_mismatch(run: Run, folder: Path) -> list[str]:
             if k in saved and k not in _FROM_DATA and saved[k] != v]
 
 
-
 def _last_step(folder: Path) -> int:
     """The step of ``folder/last.pt`` (0 without one)."""
     last = folder / "last.pt"

@@ -59,10 +59,11 @@ def init_weights(module: nn.Module) -> None:
 
 #: Convolutions run channels-last (NHWC). With so few channels (1-8) and 2x2 kernels, oneDNN's default
 #: (NCHW) convolutions on CPU spend most of their time re-laying out data: forward and backward of the
-#: 128x128 autoencoder took about 130 ms per batch of 64 at one thread, against about 65 ms channels-last
-#: (``benchmarks/README.md``). Only the layout changes: the parameters stay in PyTorch's default layout
-#: (so initialisation, checkpoints and optimiser states are as before), and ``flatten`` / ``view`` read
-#: the logical (C, H, W) order, so every number is the same.
+#: 128x128 autoencoder took 135 ms per batch of 64 at one thread, against 74 ms channels-last
+#: (``python -m benchmarks.conv_layout``, benchmarks/README.md). Only the layout changes: the parameters stay
+#: in PyTorch's default layout (so initialisation, checkpoints and optimiser states are as before), and
+#: ``flatten`` / ``view`` read the logical (C, H, W) order, so every number is the same as the plain modules'
+#: (``forward_reference``).
 NHWC = torch.channels_last
 
 
@@ -108,6 +109,13 @@ class CNNEncoder(nn.Module):
 
     def forward(self, rasters: torch.Tensor) -> torch.Tensor:
         return self.net(rasters).flatten(1)
+
+    def forward_reference(self, rasters: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` through the plain ``nn.Conv2d`` modules in PyTorch's default layout (the check of NHWC)."""
+        x = rasters
+        for layer in self.net:
+            x = layer.conv(F.pad(x, layer.pad)) if isinstance(layer, _SameConv) else layer(x)
+        return x.flatten(1)
 
 
 #: Share of ink pixels in a 128x128 raster of a sketch (5.3% on the face set): the autoencoder's output prior.
@@ -172,6 +180,16 @@ class RasterAutoencoder(nn.Module):
     def forward(self, rasters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z_r = self.encode(rasters)
         return z_r, self.decode(z_r)
+
+    def forward_reference(self, rasters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` through the plain (transposed) convolution modules in PyTorch's default layout."""
+        z_r = torch.tanh(self.to_z(self.encoder.forward_reference(rasters)))
+        x = F.relu(self.from_z(z_r)).view(-1, *self.encoder.out_shape)
+        last = len(self.deconvs) - 1
+        for k, (deconv, size) in enumerate(zip(self.deconvs, self.out_sizes)):
+            x = deconv(x)[..., :size, :size]
+            x = torch.sigmoid(x) if k == last else F.relu(x)
+        return z_r, x
 
     @staticmethod
     def reconstruction_loss(recon: torch.Tensor, rasters: torch.Tensor) -> torch.Tensor:
