@@ -14,8 +14,9 @@ in a child process that gets ``--threads`` threads and no more
 
 - from its folder's ``last.pt`` (written at every validation step; the trainer
   repeats the uninterrupted run's losses step for step after a kill), or
-- on a new machine, from ``data/checkpoints/<name>.train-state.pt`` and its log,
-  written by ``save-state``.
+- on a new machine, from ``data/checkpoints/<name>.train-state.pt``, its log and
+  its best checkpoint so far (``<name>.train-state.best.pt``, weights without
+  optimiser state), written by ``save-state``.
 
 A finished run is shipped with :func:`sketchlib.pretrained.register` (weights without
 optimiser state, gzipped log, measured losses) and its training state is deleted.
@@ -190,18 +191,21 @@ def _quote(args: list[str]) -> list[str]:
     return [shlex.quote(a) for a in args]
 
 
-def state_files(run: Run, checkpoints: Path) -> tuple[Path, Path]:
-    """The shipped training state of a run still going, and its log."""
-    return checkpoints / f"{run.stem}.train-state.pt", checkpoints / f"{run.stem}.train-state.log.jsonl.gz"
+def state_files(run: Run, checkpoints: Path) -> tuple[Path, Path, Path]:
+    """The shipped training state of a run still going, its log and its best checkpoint so far."""
+    return (checkpoints / f"{run.stem}.train-state.pt", checkpoints / f"{run.stem}.train-state.log.jsonl.gz",
+            checkpoints / f"{run.stem}.train-state.best.pt")
 
 
 def restore_state(run: Run, folder: Path, checkpoints: Path) -> bool:
     """Put a shipped training state into an empty run folder (a new machine). Returns whether it did."""
-    state, log = state_files(run, checkpoints)
+    state, log, best = state_files(run, checkpoints)
     if (folder / "last.pt").exists() or not state.exists():
         return False
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(state, folder / "last.pt")
+    if best.exists():
+        shutil.copyfile(best, folder / "best.pt")
     if log.exists():
         with gzip.open(log, "rb") as src, open(folder / "log.jsonl", "wb") as dst:
             shutil.copyfileobj(src, dst)
@@ -212,10 +216,19 @@ def save_state(run: Run, folder: Path, checkpoints: Path) -> Path | None:
     """Copy a running run's ``last.pt`` (with optimiser and data-order state) and log next to the shipped models."""
     if not (folder / "last.pt").exists():
         return None
-    state, log = state_files(run, checkpoints)
+    state, log, best = state_files(run, checkpoints)
     tmp = state.with_suffix(".pt.tmp")
     shutil.copyfile(folder / "last.pt", tmp)
     os.replace(tmp, state)
+    if (folder / "best.pt").exists():  # the model the run ships if no later step beats it: without optimiser state
+        import torch
+
+        ckpt = torch.load(folder / "best.pt", map_location="cpu", weights_only=False)
+        ckpt["optimizer"] = None
+        torch.save(ckpt, tmp)
+        os.replace(tmp, best)
+    else:
+        best.unlink(missing_ok=True)
     if (folder / "log.jsonl").exists():
         step = _last_step(folder)
         lines = [ln for ln in open(folder / "log.jsonl") if ln.strip() and _step_of(ln) <= step]
@@ -341,7 +354,13 @@ def ship(run: Run, folder: Path, checkpoints: Path, log: QueueLog) -> None:
     sys.path.insert(0, str(REPO / "scripts"))
     import ship_checkpoints
 
-    info = pretrained.register(run.name, folder / "best.pt", data=run.data, command=" ".join(_quote(run.command())),
+    best = folder / "best.pt"
+    if not best.exists():
+        # a training state saved before save-state kept the best checkpoint: the finished step is what is left
+        log(f"{run.name}: {best} is missing (a training state from before best checkpoints were saved with it); "
+            f"shipping the last step, {_last_step(folder)}")
+        best = folder / "last.pt"
+    info = pretrained.register(run.name, best, data=run.data, command=" ".join(_quote(run.command())),
                                description=run.description, log=folder / "log.jsonl",
                                folder=checkpoints if checkpoints != pretrained.checkpoint_dir() else None)
     for f in state_files(run, checkpoints):
@@ -432,7 +451,7 @@ def cmd_status(args) -> int:
         else:
             from sketchlib import pretrained
 
-            st, _ = state_files(run, pretrained.checkpoint_dir())
+            st = state_files(run, pretrained.checkpoint_dir())[0]
             state = "waiting" + (" (shipped training state)" if st.exists() else "")
         print(f"{run.priority:>4}  {run.name:<45} {run.steps:>6} steps  {state}")
     return 0

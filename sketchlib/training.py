@@ -331,6 +331,11 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.stream.load_state_dict(ckpt["index_stream"])
         self.step, self.best_valid_loss, self.skipped = ckpt["step"], ckpt["best_valid_loss"], ckpt["skipped"]
+        if not self.best_path.exists():
+            # last.pt came without its best.pt (copied alone): the next validation writes a best.pt again
+            log.warning("%s is missing: the best checkpoint is chosen among the validations from step %d on",
+                        self.best_path, self.step)
+            self.best_valid_loss = math.inf
         restore_rng_state(ckpt["rng"], self._numpy_generators())
         self._rank_rng = ckpt["rng"].get("ranks")
         if self.is_main:

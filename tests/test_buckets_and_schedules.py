@@ -348,3 +348,15 @@ def test_packed_positions_count_every_padding_row_once():
     assert float(full.is_point.sum()) == 10 and float(full.pen_weight.sum()) == 10
     with pytest.raises(ValueError, match="does not fit"):
         packed_positions(torch.tensor([11]), steps=10, n_max=30)
+
+
+def test_a_resumed_run_without_its_best_checkpoint_writes_one_again(tmp_path):
+    """last.pt copied alone (an old training state) must not leave the run without a best.pt to ship."""
+    data = SketchSplits(walks(40, 0), walks(16, 1), walks(16, 2))
+    cfg = tiny(bucket=True, pack=False)
+    Trainer(cfg, data, tmp_path / "run", progress=False).train(7)
+    (tmp_path / "run" / "best.pt").unlink()
+    trainer = Trainer(cfg, data, tmp_path / "run", progress=False, resume=True)
+    assert trainer.best_valid_loss == float("inf")  # else a later validation that is no better writes nothing
+    trainer.train(7 + cfg.eval_every)
+    assert (tmp_path / "run" / "best.pt").exists()

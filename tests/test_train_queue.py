@@ -186,13 +186,17 @@ def test_a_saved_training_state_restores_into_an_empty_run_folder(tmp_path):
     ckpts.mkdir()
     import torch
 
-    torch.save({"step": 6}, folder / "last.pt")
+    torch.save({"step": 6, "optimizer": {"big": torch.zeros(1000)}}, folder / "last.pt")
+    torch.save({"step": 4, "optimizer": {"big": torch.zeros(1000)}, "model": {"w": torch.ones(2)}}, folder / "best.pt")
     (folder / "log.jsonl").write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 9)))
     state = train_queue.save_state(run, folder, ckpts)
     assert state == ckpts / "tiny_walks.train-state.pt"
+    best = torch.load(ckpts / "tiny_walks.train-state.best.pt", weights_only=False)
+    assert best["step"] == 4 and best["optimizer"] is None  # the best model so far travels, without optimiser
     new_folder = tmp_path / "elsewhere" / run.stem
     assert train_queue.restore_state(run, new_folder, ckpts)
     assert train_queue._last_step(new_folder) == 6
+    assert torch.load(new_folder / "best.pt", weights_only=False)["step"] == 4
     assert [json.loads(x)["step"] for x in (new_folder / "log.jsonl").read_text().splitlines()] == list(range(1, 7))
     assert not train_queue.restore_state(run, new_folder, ckpts)  # never over a run folder's own state
 
