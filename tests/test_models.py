@@ -530,3 +530,19 @@ def test_per_drawing_losses_average_to_the_batch_losses(name, data):
         assert per["l_kl"].mean() == pytest.approx(float(whole["l_kl"]), rel=1e-5, abs=1e-7)
     if not cfg.variational:
         assert np.all(per["l_kl"] == 0)
+
+
+def test_decoder_input_dropout_hides_previous_points_only_in_training(data):
+    cfg = tiny("sketch_rnn", decoder_input_dropout=0.5, recurrent_dropout_keep=1.0)
+    model = SketchModel(cfg)
+    inputs = batch_for(cfg, data)["strokes5"][:, :-1]
+    torch.manual_seed(0)
+    dropped = model.train().drop_decoder_inputs(inputs)
+    hidden = (dropped == 0).all(-1) & ~(inputs == 0).all(-1)
+    assert torch.equal(dropped[:, 0], inputs[:, 0])  # the start token stays
+    assert 0.3 < hidden[:, 1:].float().mean() < 0.7  # about half of the points
+    kept = ~hidden
+    assert torch.equal(dropped[kept], inputs[kept])  # the rest are untouched
+    assert torch.equal(model.eval().drop_decoder_inputs(inputs), inputs)  # sampling and evaluation see everything
+    with pytest.raises(ValueError, match="decoder_input_dropout=1.0"):
+        tiny("sketch_rnn", decoder_input_dropout=1.0)

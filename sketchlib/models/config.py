@@ -95,6 +95,11 @@ class SketchConfig:
     dec_cell: Literal["lstm", "layer_norm"] = "layer_norm"
     num_mixture: int = 20  #: M
     recurrent_dropout_keep: float = 0.9  #: 1.0 switches recurrent dropout off
+    #: Share of the decoder's previous-point inputs s_{j-1} replaced by zeros during training (Bowman et al.'s
+    #: word dropout, not in Sketch-RNN). A decoder that sees every previous point can predict the next one
+    #: without reading z, and then the latent stays at the KL floor and reconstructions come out generic;
+    #: hiding some of its inputs makes z worth reading. 0 (the default) is the papers' model; try 0.2-0.5.
+    decoder_input_dropout: float = 0.0
 
     # ---- loss (Sketch-RNN eq. 10-11, AI-Sketcher eq. 12-14)
     kl_weight: float = 0.5  #: w_KL (AI-Sketcher: alpha, annealed up to this value)
@@ -153,6 +158,8 @@ class SketchConfig:
             problems.append("ae_channels and ae_strides must have the same length")
         if self.encoder == "cnn" and self.autoencoder and self.raster_size != self.ae_raster_size:
             problems.append("a CNN encoder with the autoencoder needs raster_size == ae_raster_size")
+        if not 0.0 <= self.decoder_input_dropout < 1.0:
+            problems.append(f"decoder_input_dropout={self.decoder_input_dropout} must be in [0, 1)")
         if not 0.0 < self.recurrent_dropout_keep <= 1.0:
             problems.append(f"recurrent_dropout_keep={self.recurrent_dropout_keep} must be in (0, 1]")
         if self.schedule not in ("magenta", "budget"):

@@ -239,7 +239,7 @@ class SketchModel(nn.Module):
         and the mixture head only over each drawing's points and first end rows (``SketchConfig.pack``)."""
         lat = self.encode(batch, sample=True)
         strokes5 = batch["strokes5"]
-        inputs = strokes5[:, :-1]
+        inputs = self.drop_decoder_inputs(strokes5[:, :-1])
         if not batch.get("packed"):
             params, _, mu_a, alpha = self.decode(inputs, lat, batch.get("onehot"))
             return {"params": params, "latent": lat, "mu_a": mu_a, "alpha": alpha}
@@ -248,6 +248,17 @@ class SketchModel(nn.Module):
         h, _, mu_a, alpha = self.decoder_states(inputs, lat, batch.get("onehot"), lengths=packed.steps)
         params = self.mixture(h.reshape(-1, h.shape[-1])[packed.rows])  # (N, M): the positions the loss counts
         return {"params": params, "latent": lat, "mu_a": mu_a, "alpha": alpha, "packed": packed}
+
+    def drop_decoder_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Training only: zero each previous point s_{j-1} (all five numbers) with probability
+        ``cfg.decoder_input_dropout``, so the decoder must lean on z (``SketchConfig.decoder_input_dropout``).
+        The start token s_0 is kept."""
+        p = self.cfg.decoder_input_dropout
+        if not self.training or p == 0.0:
+            return inputs
+        keep = torch.rand(inputs.shape[0], inputs.shape[1], 1, device=inputs.device) >= p
+        keep[:, 0] = True
+        return inputs * keep.to(inputs.dtype)
 
     def compute_losses(self, batch: dict, kl_weight: float) -> dict[str, torch.Tensor]:
         """All loss terms of eq. 12-14 for one batch (:func:`sketchlib.losses.all_losses`); ``'total'`` is what
