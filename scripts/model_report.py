@@ -87,20 +87,16 @@ def recognisability(model, stats, data_classes: list[str], n: int) -> dict:
 
 
 def retrieval_top1(model, stats, data: str, n: int = 50) -> float:
+    """:func:`sketchlib.evaluation.retrieval_top1` of the first ``n`` test drawings of ``data`` (that fit N_max)."""
     from sketchlib.datasets import load
-    from sketchlib.raster import render
-    from sketchlib.sampling import reconstruct
+    from sketchlib.evaluation import retrieval_top1 as top1
 
     test = load(data).test
     drawings = [d for d in test.drawings if len(d) <= model.cfg.max_seq_len][:n]
     labels = None
     if model.cfg.conditional:
         labels = [stats["class_names"].index(test.class_names[y]) for y in test.labels[: len(drawings)]]
-    recon = reconstruct(model, drawings, scale=stats["scale"], labels=labels, temperature=0.25, seed=0)
-    a = render(drawings, size=28).reshape(len(drawings), -1).astype(np.float32)
-    b = render(recon, size=28).reshape(len(recon), -1).astype(np.float32)
-    dist = ((b[:, None, :] - a[None, :, :]) ** 2).sum(-1)
-    return float(np.mean(dist.argmin(1) == np.arange(len(drawings))))
+    return top1(model, drawings, stats["scale"], labels, temperature=0.25, seed=0)
 
 
 def grid_image(model, stats, path: Path) -> None:

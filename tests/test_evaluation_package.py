@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+import numpy as np
 import pytest
 
 import sketchlib.evaluation as ev
@@ -31,3 +32,21 @@ def test_each_concern_lists_only_names_it_defines(module):
         obj = getattr(mod, name)
         assert getattr(obj, "__module__", mod.__name__) == mod.__name__, name
         assert getattr(ev, name) is obj
+
+
+def test_retrieval_finds_each_drawing_from_a_rescaled_copy_and_not_from_a_shuffle():
+    from sketchlib.evaluation import retrieved
+
+    rng = np.random.default_rng(0)
+    drawings = []
+    for _ in range(12):
+        d = np.zeros((20, 3), np.float32)
+        d[:, :2] = rng.normal(0, 10, (20, 2))
+        d[9, 2] = d[-1, 2] = 1
+        drawings.append(d)
+    copies = [d * np.array([1.05, 0.95, 1], np.float32) for d in drawings]  # a faithful reconstruction, resized
+    assert retrieved(copies, drawings).all()
+    shifted = copies[1:] + copies[:1]  # every reconstruction is another drawing's
+    assert not retrieved(shifted, drawings).any()
+    with pytest.raises(ValueError, match="11 reconstructions for 12 originals"):
+        retrieved(copies[:11], drawings)

@@ -9,6 +9,7 @@ module                                    what it measures
 :mod:`~sketchlib.evaluation.diversity`    generation diversity (Figure 5): perceptual-hash distances, t-test
 :mod:`~sketchlib.evaluation.intervals`    the confidence intervals all of them report (Wilson, Student's t)
 :mod:`~sketchlib.evaluation.likelihood`   losses of single drawings (l_r, l_kl, the bound), for paired comparisons
+:mod:`~sketchlib.evaluation.retrieval`    whether the latent carries the drawing: top-1 retrieval of reconstructions
 ========================================  =======================================================================
 
 Every name is importable from here as well: ``from sketchlib.evaluation import RasterClassifier, mean_ci``.
@@ -31,6 +32,7 @@ from sketchlib.evaluation.diversity import (
 from sketchlib.evaluation.intervals import mean_ci, wilson_interval
 from sketchlib.evaluation.latent import LatentCoherence, latent_coherence, latent_vectors, silhouette, tsne_embedding
 from sketchlib.evaluation.likelihood import per_drawing_losses
+from sketchlib.evaluation.retrieval import retrieval_top1, retrieved
 from sketchlib.evaluation.study import (
     LIKERT_EDGES,
     RatingAnalysis,
@@ -48,5 +50,5 @@ __all__ = [
     "LIKERT_EDGES", "likert_from_confidence", "train_machine_raters", "machine_ratings",
     "RatingAnalysis", "analyse_ratings", "apa_p",
     "phash_distance_matrix", "pairwise_distances", "mean_distance_per_drawing", "diversity_table",
-    "per_drawing_losses",
+    "per_drawing_losses", "retrieved", "retrieval_top1",
 ]
