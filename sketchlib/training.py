@@ -23,12 +23,9 @@ with, around it:
   and counted; ``max_bad_steps`` of them in a row stop the run with
   :class:`NonFiniteLossError`, leaving the last good checkpoint in place.
 
-On CUDA the forward pass runs under bf16 autocast; ``compile=True`` wraps the
-model in ``torch.compile``. Inside a ``torch.distributed`` process group (``torchrun``)
-the trainer is data-parallel with the same global batches: see :mod:`sketchlib.distributed`.
-
-Steps count batches drawn, skipped ones included: ``step`` in the log and in a
-checkpoint is the number of batches the run has consumed.
+On CUDA the forward pass runs under bf16 autocast; ``compile=True`` wraps the model in ``torch.compile``.
+Inside a ``torch.distributed`` process group (``torchrun``) the trainer is data-parallel with the same
+global batches (:mod:`sketchlib.distributed`). Steps count batches drawn, skipped ones included.
 """
 
 from __future__ import annotations
@@ -331,10 +328,8 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.stream.load_state_dict(ckpt["index_stream"])
         self.step, self.best_valid_loss, self.skipped = ckpt["step"], ckpt["best_valid_loss"], ckpt["skipped"]
-        if not self.best_path.exists():
-            # last.pt came without its best.pt (copied alone): the next validation writes a best.pt again
-            log.warning("%s is missing: the best checkpoint is chosen among the validations from step %d on",
-                        self.best_path, self.step)
+        if not self.best_path.exists():  # last.pt copied alone: the next validation writes a best.pt again
+            log.warning("%s is missing: the best checkpoint is chosen from step %d on", self.best_path, self.step)
             self.best_valid_loss = math.inf
         restore_rng_state(ckpt["rng"], self._numpy_generators())
         self._rank_rng = ckpt["rng"].get("ranks")
